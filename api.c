@@ -1,0 +1,387 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *		  The TopCalls API as topcalls_fdw sees it: its resources, the URLs
+ *		  of its endpoints, strict parsing of its answers, and the mapping of
+ *		  its error answers (problem+json or not) to PostgreSQL errors.
+ *
+ * It knows nothing of HTTP transport (http.c) nor of tuples (convert.c).
+ * The API key never passes through here: URLs and request names are built
+ * from the base URL, the path and the id only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include <json-c/json.h>
+
+#include "mb/pg_wchar.h"
+
+#include "topcalls_fdw.h"
+
+static const TcResourceColumn tc_phone_number_columns[] = {
+	{"id", "uuid"},
+	{"account_id", "uuid"},
+	{"number", "text"},
+	{"source", "text"},
+	{"status", "text"},
+	{"phone_number_sid", "uuid"},
+	{"voip_carrier_sid", "uuid"},
+	{"carrier_name", "text"},
+	{"label", "text"},
+	{"error_message", "text"},
+	{"created_by_user_id", "uuid"},
+	{"created_at", "timestamptz"},
+	{"updated_at", "timestamptz"},
+	{NULL, NULL}
+};
+
+const TcResource tc_api_resources[] = {
+	{"phone_numbers", "/v1/phone-numbers", "phone_numbers:read", tc_phone_number_columns},
+	{NULL, NULL, NULL, NULL}
+};
+
+/* Longest excerpt of an answer quoted in an error. */
+#define TC_EXCERPT_LEN		120
+
+const TcResource *
+tc_api_find_resource(const char *name)
+{
+	const TcResource *r;
+
+	for (r = tc_api_resources; r->name; r++)
+	{
+		if (strcmp(r->name, name) == 0)
+			return r;
+	}
+	/* the validator accepts only known resources */
+	elog(ERROR, "unknown topcalls_fdw resource \"%s\"", name);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Normalize an id to lower-case 8-4-4-4-12 hex.  Ids go into URL paths, so
+ * anything else ("../x", "a?b") is refused here before any request is made.
+ */
+bool
+tc_api_normalize_id(const char *in, char *out)
+{
+	int			i;
+
+	if (strlen(in) != TC_ID_BUFSIZE - 1)
+		return false;
+	for (i = 0; i < TC_ID_BUFSIZE - 1; i++)
+	{
+		char		c = in[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (c != '-')
+				return false;
+		}
+		else if (!isxdigit((unsigned char) c))
+			return false;
+		out[i] = pg_ascii_tolower(c);
+	}
+	out[i] = '\0';
+	return true;
+}
+
+/* Percent-encode everything but RFC 3986's unreserved characters. */
+static void
+tc_append_urlencoded(StringInfo buf, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+			appendStringInfoChar(buf, (char) c);
+		else
+		{
+			appendStringInfoChar(buf, '%');
+			appendStringInfoChar(buf, hex[c >> 4]);
+			appendStringInfoChar(buf, hex[c & 15]);
+		}
+	}
+}
+
+/* Fill url and what of a request for "path": the only place URLs are made. */
+static void
+tc_api_set_target(const TcOptions *opts, const char *path, TcHttpRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->url = psprintf("%s%s", opts->base_url, path);
+	req->what = psprintf("GET %s", path);
+}
+
+void
+tc_api_lookup_request(const TcOptions *opts, const char *id, TcHttpRequest *req)
+{
+	const TcResource *r = tc_api_find_resource(opts->resource);
+	char		normalized[TC_ID_BUFSIZE];
+
+	/* callers normalize first; this is the last line of defence */
+	if (!tc_api_normalize_id(id, normalized))
+		elog(ERROR, "id \"%s\" was not validated", id);
+	tc_api_set_target(opts, psprintf("%s/%s", r->path, normalized), req);
+}
+
+void
+tc_api_list_request(const TcOptions *opts, int limit, const char *cursor,
+					TcHttpRequest *req)
+{
+	const TcResource *r = tc_api_find_resource(opts->resource);
+	StringInfoData path;
+
+	initStringInfo(&path);
+	appendStringInfo(&path, "%s?limit=%d", r->path, limit);
+	if (cursor)
+	{
+		appendStringInfoString(&path, "&cursor=");
+		tc_append_urlencoded(&path, cursor);
+	}
+	tc_api_set_target(opts, path.data, req);
+}
+
+/* What EXPLAIN shows. */
+char *
+tc_api_lookup_summary(const TcOptions *opts)
+{
+	return psprintf("GET %s/{id}", tc_api_find_resource(opts->resource)->path);
+}
+
+char *
+tc_api_list_summary(const TcOptions *opts, int limit)
+{
+	return psprintf("GET %s?limit=%d", tc_api_find_resource(opts->resource)->path,
+					limit);
+}
+
+/*
+ * Text from an answer, made safe to quote in a message: at most maxlen
+ * bytes, control characters and (outside UTF-8 databases) non-ASCII bytes
+ * replaced by '?', so a hostile or binary body cannot corrupt the message.
+ */
+static char *
+tc_excerpt(const char *s, size_t len, size_t maxlen)
+{
+	bool		keep_utf8 = GetDatabaseEncoding() == PG_UTF8 &&
+		pg_verifymbstr(s, len, true);
+	StringInfoData buf;
+	size_t		i;
+	bool		truncated = len > maxlen;
+
+	initStringInfo(&buf);
+	if (truncated)
+		len = keep_utf8 ? pg_mbcliplen(s, len, maxlen) : maxlen;
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && !keep_utf8))
+			appendStringInfoChar(&buf, c == '\n' || c == '\t' ? ' ' : '?');
+		else
+			appendStringInfoChar(&buf, (char) c);
+	}
+	if (truncated)
+		appendStringInfoString(&buf, "...");
+	return buf.data;
+}
+
+/*
+ * Parse JSON strictly: no comments, no single quotes, no NaN, valid UTF-8,
+ * bounded depth, nothing but white space after the value.  Returns NULL and
+ * sets *error on failure; never raises an ERROR, so callers can free what
+ * they hold first.
+ */
+static struct json_object *
+tc_parse_json(const char *body, size_t len, const char **error)
+{
+	struct json_tokener *tok;
+	struct json_object *root;
+	enum json_tokener_error jerr;
+	size_t		end;
+
+	*error = NULL;
+	if (len == 0)
+	{
+		*error = "the body is empty";
+		return NULL;
+	}
+	if (len > INT_MAX)
+	{
+		*error = "the body is too large to parse";
+		return NULL;
+	}
+	if (memchr(body, '\0', len) != NULL)
+	{
+		*error = "the body contains a NUL byte";
+		return NULL;
+	}
+
+	tok = json_tokener_new_ex(TC_JSON_MAX_DEPTH);
+	if (tok == NULL)
+	{
+		*error = "out of memory";
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, body, (int) len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+
+	if (jerr == json_tokener_continue)
+	{
+		*error = "the JSON text ends too early";
+		return NULL;
+	}
+	if (jerr != json_tokener_success)
+	{
+		*error = json_tokener_error_desc(jerr);
+		return NULL;
+	}
+	for (; end < len; end++)
+	{
+		if (!isspace((unsigned char) body[end]))
+		{
+			json_object_put(root);
+			*error = "there is more text after the JSON value";
+			return NULL;
+		}
+	}
+	return root;
+}
+
+/*
+ * Parse a successful answer's body; the caller owns the result and must
+ * json_object_put it on every path.
+ */
+struct json_object *
+tc_api_parse(const TcHttpRequest *req)
+{
+	const char *error;
+	struct json_object *root = tc_parse_json(req->body, req->body_len, &error);
+
+	if (root == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid JSON in the answer to %s", req->what),
+				 errdetail("The TopCalls API answered HTTP %ld, but %s.",
+						   req->status, error)));
+	return root;
+}
+
+/*
+ * Fill *title and *detail from a problem+json body, when it is one.
+ */
+static void
+tc_problem_text(const TcHttpRequest *req, char **title, char **detail)
+{
+	const char *error;
+	struct json_object *root;
+	struct json_object *val;
+
+	*title = *detail = NULL;
+	if (req->body == NULL || req->body_len == 0)
+		return;
+	root = tc_parse_json(req->body, req->body_len, &error);
+	if (root == NULL)
+		return;
+	if (json_object_is_type(root, json_type_object))
+	{
+		if (json_object_object_get_ex(root, "title", &val) &&
+			json_object_is_type(val, json_type_string))
+			*title = tc_excerpt(json_object_get_string(val),
+								json_object_get_string_len(val), TC_EXCERPT_LEN);
+		if (json_object_object_get_ex(root, "detail", &val) &&
+			json_object_is_type(val, json_type_string))
+			*detail = tc_excerpt(json_object_get_string(val),
+								 json_object_get_string_len(val), 2 * TC_EXCERPT_LEN);
+	}
+	json_object_put(root);
+}
+
+/* " after N attempts", when there were retries. */
+static char *
+tc_attempts_note(const TcHttpRequest *req)
+{
+	if (req->attempts > 1)
+		return psprintf(" after %d attempts", req->attempts);
+	return "";
+}
+
+/*
+ * Judge a finished request.  Returns true for a 2xx answer with a body to
+ * parse, false for a 404 to a lookup (no such row); raises the ERROR the
+ * user sees for everything else.
+ */
+bool
+tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts)
+{
+	char	   *title;
+	char	   *detail;
+	char	   *problem;
+
+	if (req->transport_failed)
+	{
+		if (req->too_large)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("the answer to %s is larger than max_response_bytes (" INT64_FORMAT " bytes)",
+							req->what, opts->max_response_bytes),
+					 errhint("Raise the server option max_response_bytes if the answer is expected to be this large.")));
+		ereport(ERROR,
+				(errcode(req->connect_failed ?
+						 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION :
+						 ERRCODE_FDW_ERROR),
+				 req->connect_failed ?
+				 errmsg("could not connect to the TopCalls API for %s%s",
+						req->what, tc_attempts_note(req)) :
+				 errmsg("request %s to the TopCalls API failed%s",
+						req->what, tc_attempts_note(req)),
+				 errdetail("%s", req->error ? req->error : "unknown error")));
+	}
+
+	if (req->status >= 200 && req->status < 300)
+		return true;
+	if (req->status == 404 && lookup)
+		return false;
+
+	if (req->status >= 300 && req->status < 400)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("TopCalls API answered %s with a redirect (HTTP %ld)",
+						req->what, req->status),
+				 errdetail("Redirects are not followed, so that the API key is never sent to another host."),
+				 errhint("Check the server option base_url.")));
+
+	tc_problem_text(req, &title, &detail);
+	if (title || detail)
+		problem = psprintf("%s%s%s", title ? title : "",
+						   title && detail ? ": " : "", detail ? detail : "");
+	else if (req->body_len > 0)
+		problem = psprintf("The answer was not problem+json; it began: \"%s\"",
+						   tc_excerpt(req->body, req->body_len, TC_EXCERPT_LEN));
+	else
+		problem = pstrdup("The answer had an empty body");
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("TopCalls API request %s failed with HTTP %ld%s",
+					req->what, req->status, tc_attempts_note(req)),
+			 errdetail("%s%s", problem,
+					   problem[strlen(problem) - 1] == '.' ? "" : "."),
+			 req->status == 401 ?
+			 errhint("Check the api_key option of the user mapping for server \"%s\".",
+					 opts->servername) :
+			 req->status == 403 ?
+			 errhint("The API key needs the %s scope.",
+					 tc_api_find_resource(opts->resource)->scope) : 0));
+	return false;				/* keep compiler quiet */
+}

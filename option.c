@@ -1,0 +1,481 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		  Options of topcalls_fdw: the table of valid options, the validator
+ *		  run at CREATE/ALTER time, and the merged options a scan uses.
+ *
+ * Owns every option name and default.  It must not talk to the network: a
+ * value is checked for form here, and used by http.c and api.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "topcalls_fdw.h"
+
+/* Where an option may be given; one bit per catalog. */
+#define TC_ON_SERVER		0x01
+#define TC_ON_MAPPING		0x02
+#define TC_ON_TABLE			0x04
+#define TC_ON_COLUMN		0x08
+
+typedef enum TcOptionKind
+{
+	TC_OPT_URL,
+	TC_OPT_POSITIVE_INT,
+	TC_OPT_NONNEG_INT,
+	TC_OPT_BYTES,
+	TC_OPT_NONNEG_REAL,
+	TC_OPT_STRING,
+	TC_OPT_RESOURCE
+} TcOptionKind;
+
+typedef struct TcOptionDef
+{
+	const char *name;
+	int			where;
+	TcOptionKind kind;
+	int			max;			/* for integers: largest value accepted */
+} TcOptionDef;
+
+/* The resources IMPORT FOREIGN SCHEMA and the "resource" option know. */
+static const char *const tc_resources[] = {"phone_numbers", NULL};
+
+static const TcOptionDef tc_options[] = {
+	{"base_url", TC_ON_SERVER, TC_OPT_URL, 0},
+	{"timeout_ms", TC_ON_SERVER, TC_OPT_POSITIVE_INT, INT_MAX},
+	{"connect_timeout_ms", TC_ON_SERVER, TC_OPT_POSITIVE_INT, INT_MAX},
+	{"page_size", TC_ON_SERVER, TC_OPT_POSITIVE_INT, 200},
+	{"max_concurrency", TC_ON_SERVER, TC_OPT_POSITIVE_INT, 256},
+	{"max_retries", TC_ON_SERVER, TC_OPT_NONNEG_INT, 10},
+	{"max_response_bytes", TC_ON_SERVER, TC_OPT_BYTES, 0},
+	{"ca_file", TC_ON_SERVER, TC_OPT_STRING, 0},
+	{"request_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
+	{"row_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
+	{"api_key", TC_ON_MAPPING, TC_OPT_STRING, 0},
+	{"resource", TC_ON_TABLE, TC_OPT_RESOURCE, 0},
+	{"rows", TC_ON_TABLE, TC_OPT_NONNEG_REAL, 0},
+	{"field", TC_ON_COLUMN, TC_OPT_STRING, 0},
+	{NULL, 0, 0, 0}
+};
+
+/* Defaults, also quoted in README.md. */
+#define TC_DEFAULT_TIMEOUT_MS			30000
+#define TC_DEFAULT_CONNECT_TIMEOUT_MS	10000
+#define TC_DEFAULT_PAGE_SIZE			200
+#define TC_DEFAULT_MAX_CONCURRENCY		16
+#define TC_DEFAULT_MAX_RETRIES			3
+#define TC_DEFAULT_MAX_RESPONSE_BYTES	(16 * 1024 * 1024)
+#define TC_DEFAULT_REQUEST_COST			100.0
+#define TC_DEFAULT_ROW_COST				0.1
+
+PG_FUNCTION_INFO_V1(topcalls_fdw_validator);
+
+static int
+tc_catalog_bit(Oid catalog)
+{
+	switch (catalog)
+	{
+		case ForeignServerRelationId:
+			return TC_ON_SERVER;
+		case UserMappingRelationId:
+			return TC_ON_MAPPING;
+		case ForeignTableRelationId:
+			return TC_ON_TABLE;
+		case AttributeRelationId:
+			return TC_ON_COLUMN;
+		default:
+			return 0;
+	}
+}
+
+static const TcOptionDef *
+tc_find_option(const char *name)
+{
+	const TcOptionDef *def;
+
+	for (def = tc_options; def->name; def++)
+	{
+		if (strcmp(def->name, name) == 0)
+			return def;
+	}
+	return NULL;
+}
+
+/* "a, b, c": the options valid on one catalog, for the hint. */
+static char *
+tc_valid_option_list(int where)
+{
+	StringInfoData buf;
+	const TcOptionDef *def;
+
+	initStringInfo(&buf);
+	for (def = tc_options; def->name; def++)
+	{
+		if ((def->where & where) == 0)
+			continue;
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, def->name);
+	}
+	return buf.len > 0 ? buf.data : pstrdup("(none)");
+}
+
+/* Is the host at the start of "rest" (host[:port][/path]) a loopback one? */
+static bool
+tc_host_is_loopback(const char *rest)
+{
+	size_t		len;
+	char		host[256];
+	int			a, b, c, d;
+	char		tail;
+
+	if (rest[0] == '[')
+	{
+		const char *close = strchr(rest, ']');
+
+		return close != NULL && close - rest == 4 && strncmp(rest, "[::1]", 5) == 0;
+	}
+	len = strcspn(rest, ":/");
+	if (len == 0 || len >= sizeof(host))
+		return false;
+	memcpy(host, rest, len);
+	host[len] = '\0';
+	if (pg_strcasecmp(host, "localhost") == 0)
+		return true;
+	if (sscanf(host, "%d.%d.%d.%d%c", &a, &b, &c, &d, &tail) == 4 &&
+		a == 127 && b >= 0 && b <= 255 && c >= 0 && c <= 255 && d >= 0 && d <= 255)
+		return true;
+	return false;
+}
+
+/*
+ * Check that a base_url is an absolute http or https URL with a host, and
+ * nothing after the authority but an optional path: query strings and
+ * fragments would corrupt the URLs api.c builds from it.
+ */
+static void
+tc_check_url(const char *name, const char *value)
+{
+	const char *rest;
+	const char *p;
+
+	if (pg_strncasecmp(value, "https://", 8) == 0)
+		rest = value + 8;
+	else if (pg_strncasecmp(value, "http://", 7) == 0)
+		rest = value + 7;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("The URL must start with \"http://\" or \"https://\".")));
+
+	if (*rest == '\0' || *rest == '/' || *rest == ':')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("The URL has no host name.")));
+
+	/*
+	 * Plain http would send the API key in clear: allow it only to this
+	 * machine, where the stand-in API of the tests and local proxies live.
+	 */
+	if (pg_strncasecmp(value, "http://", 7) == 0 && !tc_host_is_loopback(rest))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("Plain http is only allowed to a loopback host (localhost, 127.0.0.0/8 or [::1]), since the API key would travel in clear."),
+				 errhint("Use an https:// URL.")));
+
+	for (p = rest; *p; p++)
+	{
+		if (*p == '?' || *p == '#' || *p == '@' || isspace((unsigned char) *p) ||
+			(unsigned char) *p < 0x20)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+					 errdetail("The URL may not contain credentials, a query, a fragment, spaces or control characters.")));
+	}
+}
+
+static int
+tc_parse_int(const TcOptionDef *def, const char *value, int min)
+{
+	int			result;
+
+	if (!parse_int(value, &result, 0, NULL) || result < min || result > def->max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
+				 errdetail("The value must be an integer from %d to %d.", min, def->max)));
+	return result;
+}
+
+static int64
+tc_parse_bytes(const TcOptionDef *def, const char *value)
+{
+	char	   *end;
+	int64		result;
+
+	errno = 0;
+	result = strtoi64(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || result < 1024 ||
+		result > (int64) MaxAllocHugeSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
+				 errdetail("The value must be a number of bytes from 1024 to " INT64_FORMAT ".",
+						   (int64) MaxAllocHugeSize)));
+	return result;
+}
+
+static double
+tc_parse_real(const TcOptionDef *def, const char *value)
+{
+	double		result;
+
+	if (!parse_real(value, &result, 0, NULL) || result < 0 || isinf(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
+				 errdetail("The value must be a non-negative number.")));
+	return result;
+}
+
+static void
+tc_check_resource(const char *name, const char *value)
+{
+	const char *const *r;
+	StringInfoData buf;
+
+	for (r = tc_resources; *r; r++)
+	{
+		if (strcmp(*r, value) == 0)
+			return;
+	}
+
+	initStringInfo(&buf);
+	for (r = tc_resources; *r; r++)
+		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", *r);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+			 errhint("Valid resources are: %s.", buf.data)));
+}
+
+/* Check one option's value; used by the validator. */
+static void
+tc_check_value(const TcOptionDef *def, const char *value)
+{
+	switch (def->kind)
+	{
+		case TC_OPT_URL:
+			tc_check_url(def->name, value);
+			break;
+		case TC_OPT_POSITIVE_INT:
+			(void) tc_parse_int(def, value, 1);
+			break;
+		case TC_OPT_NONNEG_INT:
+			(void) tc_parse_int(def, value, 0);
+			break;
+		case TC_OPT_BYTES:
+			(void) tc_parse_bytes(def, value);
+			break;
+		case TC_OPT_NONNEG_REAL:
+			(void) tc_parse_real(def, value);
+			break;
+		case TC_OPT_RESOURCE:
+			tc_check_resource(def->name, value);
+			break;
+		case TC_OPT_STRING:
+			if (value[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"%s\": the value is empty",
+								def->name)));
+			break;
+	}
+}
+
+/*
+ * Validate the options of a CREATE or ALTER of this wrapper's objects.
+ */
+Datum
+topcalls_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	int			where = tc_catalog_bit(catalog);
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+		const TcOptionDef *def = tc_find_option(d->defname);
+
+		if (def == NULL || (def->where & where) == 0)
+		{
+			if (def != NULL && def->where == TC_ON_MAPPING)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is only allowed on a user mapping",
+								d->defname),
+						 errhint("Use CREATE USER MAPPING ... OPTIONS (%s '...') so that other users cannot read it.",
+								 d->defname)));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", d->defname),
+					 where ? errhint("Valid options in this context are: %s.",
+									 tc_valid_option_list(where))
+					 : errhint("There are no valid options in this context.")));
+		}
+		tc_check_value(def, defGetString(d));
+	}
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * Merge the options of the server, the current user's mapping and the
+ * table into *opts.  Values were checked by the validator, so parsing here
+ * only converts them.
+ */
+void
+tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	UserMapping *mapping = NULL;
+	List	   *options = NIL;
+	ListCell   *lc;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->serverid = server->serverid;
+	opts->servername = server->servername;
+	opts->base_url = TC_DEFAULT_BASE_URL;
+	opts->timeout_ms = TC_DEFAULT_TIMEOUT_MS;
+	opts->connect_timeout_ms = TC_DEFAULT_CONNECT_TIMEOUT_MS;
+	opts->page_size = TC_DEFAULT_PAGE_SIZE;
+	opts->max_concurrency = TC_DEFAULT_MAX_CONCURRENCY;
+	opts->max_retries = TC_DEFAULT_MAX_RETRIES;
+	opts->max_response_bytes = TC_DEFAULT_MAX_RESPONSE_BYTES;
+	opts->request_cost = TC_DEFAULT_REQUEST_COST;
+	opts->row_cost = TC_DEFAULT_ROW_COST;
+	opts->resource = TC_DEFAULT_RESOURCE;
+	opts->rows = -1;
+
+	/*
+	 * A missing mapping is reported only when a request is about to be
+	 * made (tc_require_api_key), so that plain EXPLAIN and planning work
+	 * without one.  Look it up the way GetUserMapping does (the user's own,
+	 * then PUBLIC's) but without raising an error.
+	 */
+	if (SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+							  ObjectIdGetDatum(server->serverid)) ||
+		SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							  ObjectIdGetDatum(server->serverid)))
+		mapping = GetUserMapping(userid, server->serverid);
+
+	options = list_concat(options, server->options);
+	if (mapping)
+	{
+		opts->umid = mapping->umid;
+		options = list_concat(options, mapping->options);
+	}
+	options = list_concat(options, table->options);
+
+	foreach(lc, options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+		const TcOptionDef *def = tc_find_option(d->defname);
+		const char *value = defGetString(d);
+
+		if (def == NULL)
+			continue;
+		if (strcmp(def->name, "base_url") == 0)
+		{
+			char	   *url = pstrdup(value);
+			size_t		len = strlen(url);
+
+			while (len > 0 && url[len - 1] == '/')
+				url[--len] = '\0';
+			opts->base_url = url;
+		}
+		else if (strcmp(def->name, "timeout_ms") == 0)
+			opts->timeout_ms = tc_parse_int(def, value, 1);
+		else if (strcmp(def->name, "connect_timeout_ms") == 0)
+			opts->connect_timeout_ms = tc_parse_int(def, value, 1);
+		else if (strcmp(def->name, "page_size") == 0)
+			opts->page_size = tc_parse_int(def, value, 1);
+		else if (strcmp(def->name, "max_concurrency") == 0)
+			opts->max_concurrency = tc_parse_int(def, value, 1);
+		else if (strcmp(def->name, "max_retries") == 0)
+			opts->max_retries = tc_parse_int(def, value, 0);
+		else if (strcmp(def->name, "max_response_bytes") == 0)
+			opts->max_response_bytes = tc_parse_bytes(def, value);
+		else if (strcmp(def->name, "ca_file") == 0)
+			opts->ca_file = pstrdup(value);
+		else if (strcmp(def->name, "request_cost") == 0)
+			opts->request_cost = tc_parse_real(def, value);
+		else if (strcmp(def->name, "row_cost") == 0)
+			opts->row_cost = tc_parse_real(def, value);
+		else if (strcmp(def->name, "api_key") == 0)
+			opts->api_key = pstrdup(value);
+		else if (strcmp(def->name, "resource") == 0)
+			opts->resource = pstrdup(value);
+		else if (strcmp(def->name, "rows") == 0)
+			opts->rows = tc_parse_real(def, value);
+	}
+}
+
+/* Called before the first request of a scan. */
+void
+tc_require_api_key(const TcOptions *opts)
+{
+	if (!OidIsValid(opts->umid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("user mapping not found for user \"%s\" and server \"%s\"",
+						GetUserNameFromId(GetUserId(), false), opts->servername),
+				 errhint("Create one with CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (api_key '...').",
+						 quote_identifier(opts->servername))));
+	if (opts->api_key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("user mapping for server \"%s\" has no api_key", opts->servername),
+				 errhint("Add it with ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD api_key '...').",
+						 quote_identifier(opts->servername))));
+}
+
+/* The JSON field a column reads: its "field" option, else its name. */
+char *
+tc_column_field(Oid relid, AttrNumber attnum)
+{
+	List	   *options = GetForeignColumnOptions(relid, attnum);
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+
+		if (strcmp(d->defname, "field") == 0)
+			return defGetString(d);
+	}
+	return NULL;
+}

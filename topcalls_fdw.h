@@ -1,0 +1,197 @@
+/*-------------------------------------------------------------------------
+ *
+ * topcalls_fdw.h
+ *		  Shared declarations for topcalls_fdw.
+ *
+ * One header for the whole extension, as postgres_fdw has.  It must not
+ * include json-c or libcurl headers: json-c's "json_object" type clashes with
+ * PostgreSQL's SQL function of the same name (utils/fmgrprotos.h), so json-c
+ * stays inside api.c and convert.c, and curl inside http.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOPCALLS_FDW_H
+#define TOPCALLS_FDW_H
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/relcache.h"
+
+struct json_object;				/* json-c's tree, opaque here */
+
+/* ------------------------------------------------------------------------
+ * option.c: the option table, the validator and the resolved options.
+ * ------------------------------------------------------------------------
+ */
+
+#define TC_DEFAULT_BASE_URL			"https://api.topcalls.ai"
+#define TC_DEFAULT_RESOURCE			"phone_numbers"
+
+/* Everything a scan needs, merged from server, user mapping and table. */
+typedef struct TcOptions
+{
+	Oid			serverid;
+	Oid			umid;			/* user mapping OID, InvalidOid if none */
+	char	   *servername;
+
+	/* server */
+	char	   *base_url;		/* no trailing slash */
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	int			page_size;
+	int			max_concurrency;
+	int			max_retries;
+	int64		max_response_bytes;
+	char	   *ca_file;		/* NULL: the system's CA bundle */
+	double		request_cost;
+	double		row_cost;
+
+	/* user mapping; NULL when the mapping has no api_key */
+	char	   *api_key;
+
+	/* table */
+	char	   *resource;
+	double		rows;			/* table option "rows", -1 when not set */
+} TcOptions;
+
+extern void tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts);
+extern void tc_require_api_key(const TcOptions *opts);
+extern char *tc_column_field(Oid relid, AttrNumber attnum);
+
+/* ------------------------------------------------------------------------
+ * http.c: libcurl, the only file that includes curl.h.
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * One HTTP GET.  The caller fills the first block; tc_http_run fills the
+ * second.  "what" names the request in messages ("GET /v1/phone-numbers/…");
+ * it never contains the host or the key.
+ */
+typedef struct TcHttpRequest
+{
+	/* set by the caller */
+	char	   *url;			/* absolute URL */
+	char	   *what;			/* method and path, for messages */
+	int			index;			/* the caller's own number for it */
+
+	/* set by tc_http_run */
+	long		status;			/* HTTP status; 0 when no answer came */
+	char	   *body;			/* NUL-terminated, in the caller's context */
+	size_t		body_len;
+	char	   *content_type;	/* NULL if none */
+	int			attempts;		/* requests sent for it, retries included */
+	bool		transport_failed;	/* no usable answer: see error */
+	bool		connect_failed; /* ... because no connection could be made */
+	bool		too_large;		/* body exceeded max_response_bytes */
+	char	   *error;			/* curl's message when transport_failed */
+	void	   *priv;			/* http.c's own state */
+} TcHttpRequest;
+
+/* What the scan's EXPLAIN ANALYZE reports; tc_http_run adds to it. */
+typedef struct TcHttpStats
+{
+	int64		requests;		/* HTTP requests sent, retries included */
+	int64		retries;
+	int64		bytes_received; /* decoded body bytes */
+	double		wait_ms;		/* time spent inside tc_http_run */
+	int			inflight_peak;
+} TcHttpStats;
+
+/*
+ * Called by tc_http_run, outside any curl callback, once per request when it
+ * has finished (after its retries).  It may ereport: tc_http_run cleans up
+ * every transfer still running.  Return false to stop starting new requests
+ * (the ones in flight are abandoned and their "done" is not called).
+ */
+typedef bool (*TcHttpDoneFn) (TcHttpRequest *req, void *arg);
+
+extern void tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
+						TcHttpStats *stats, TcHttpDoneFn done, void *arg);
+extern void tc_http_forget_connections(void);
+
+/* ------------------------------------------------------------------------
+ * api.c: TopCalls endpoints, URLs, answers and their errors.
+ * ------------------------------------------------------------------------
+ */
+
+/* Deepest JSON nesting accepted in an answer. */
+#define TC_JSON_MAX_DEPTH			64
+
+/* Longest normalized id, with its NUL: a UUID is 36 characters. */
+#define TC_ID_BUFSIZE				37
+
+/* One column of a resource, as IMPORT FOREIGN SCHEMA declares it. */
+typedef struct TcResourceColumn
+{
+	const char *name;
+	const char *type;
+} TcResourceColumn;
+
+/* A TopCalls collection a foreign table can read. */
+typedef struct TcResource
+{
+	const char *name;			/* the "resource" option's value */
+	const char *path;			/* e.g. "/v1/phone-numbers" */
+	const char *scope;			/* the API key scope reading it needs */
+	const TcResourceColumn *columns;	/* NULL-terminated */
+} TcResource;
+
+extern const TcResource tc_api_resources[];
+extern const TcResource *tc_api_find_resource(const char *name);
+
+extern void tc_api_lookup_request(const TcOptions *opts, const char *id,
+								  TcHttpRequest *req);
+extern void tc_api_list_request(const TcOptions *opts, int limit,
+								const char *cursor, TcHttpRequest *req);
+extern char *tc_api_list_summary(const TcOptions *opts, int limit);
+extern char *tc_api_lookup_summary(const TcOptions *opts);
+extern bool tc_api_normalize_id(const char *in, char *out);
+extern bool tc_api_check_answer(const TcHttpRequest *req, bool lookup,
+								const TcOptions *opts);
+extern struct json_object *tc_api_parse(const TcHttpRequest *req);
+
+/* ------------------------------------------------------------------------
+ * convert.c: JSON object to tuple through the columns' input functions.
+ * ------------------------------------------------------------------------
+ */
+
+typedef struct TcColumn
+{
+	char	   *field;			/* JSON field; NULL for a dropped column */
+	bool		whole_object;	/* field '*': the object as json/jsonb */
+	FmgrInfo	infunc;
+	Oid			ioparam;
+	int32		typmod;
+	char	   *attname;
+} TcColumn;
+
+typedef struct TcConverter
+{
+	char	   *relname;
+	TupleDesc	tupdesc;
+	int			natts;
+	TcColumn   *cols;
+	MemoryContext rowcxt;		/* reset for each converted object */
+} TcConverter;
+
+extern TcConverter *tc_converter_create(Relation rel, MemoryContext cxt);
+extern HeapTuple tc_convert_object(TcConverter *conv, struct json_object *obj,
+								   const char *what);
+
+/* One page of the list endpoint, converted. */
+typedef struct TcPage
+{
+	HeapTuple  *tuples;
+	int			ntuples;
+	char	   *next_cursor;	/* NULL on the last page */
+} TcPage;
+
+extern void tc_convert_page(TcConverter *conv, const TcHttpRequest *req,
+							TcPage *page);
+extern HeapTuple tc_convert_single(TcConverter *conv, const TcHttpRequest *req);
+
+#endif							/* TOPCALLS_FDW_H */
