@@ -194,6 +194,218 @@ tc_excerpt(const char *s, size_t len, size_t maxlen)
 }
 
 /*
+ * RFC 8259 grammar check, run before json-c.  json-c 0.16's "strict" mode
+ * still takes NaN, Infinity, single-quoted strings and "1.", which no JSON
+ * API sends: an answer containing them is corrupt and must not become data.
+ * UTF-8 validity is left to json-c (JSON_TOKENER_VALIDATE_UTF8).
+ */
+typedef struct TcJsonScan
+{
+	const char *p;
+	const char *end;
+	int			depth;
+	const char *error;
+} TcJsonScan;
+
+static bool tc_scan_value(TcJsonScan *sc);
+
+static void
+tc_scan_ws(TcJsonScan *sc)
+{
+	while (sc->p < sc->end &&
+		   (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+		sc->p++;
+}
+
+static bool
+tc_scan_fail(TcJsonScan *sc, const char *error)
+{
+	if (sc->error == NULL)
+		sc->error = error;
+	return false;
+}
+
+static bool
+tc_scan_string(TcJsonScan *sc)
+{
+	sc->p++;					/* the opening quote */
+	while (sc->p < sc->end)
+	{
+		unsigned char c = (unsigned char) *sc->p++;
+
+		if (c == '"')
+			return true;
+		if (c < 0x20)
+			return tc_scan_fail(sc, "a string contains a raw control character");
+		if (c == '\\')
+		{
+			if (sc->p >= sc->end)
+				break;
+			c = (unsigned char) *sc->p++;
+			if (c == 'u')
+			{
+				int			i;
+
+				for (i = 0; i < 4; i++)
+				{
+					if (sc->p >= sc->end || !isxdigit((unsigned char) *sc->p))
+						return tc_scan_fail(sc, "a \\u escape is not followed by four hex digits");
+					sc->p++;
+				}
+			}
+			else if (strchr("\"\\/bfnrt", c) == NULL)
+				return tc_scan_fail(sc, "a string contains an invalid escape");
+		}
+	}
+	return tc_scan_fail(sc, "a string is not terminated");
+}
+
+static bool
+tc_scan_digits(TcJsonScan *sc)
+{
+	const char *start = sc->p;
+
+	while (sc->p < sc->end && isdigit((unsigned char) *sc->p))
+		sc->p++;
+	return sc->p > start;
+}
+
+static bool
+tc_scan_number(TcJsonScan *sc)
+{
+	if (*sc->p == '-')
+		sc->p++;
+	if (sc->p < sc->end && *sc->p == '0')
+		sc->p++;
+	else if (!tc_scan_digits(sc))
+		return tc_scan_fail(sc, "a number is malformed");
+	if (sc->p < sc->end && *sc->p == '.')
+	{
+		sc->p++;
+		if (!tc_scan_digits(sc))
+			return tc_scan_fail(sc, "a number is malformed");
+	}
+	if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E'))
+	{
+		sc->p++;
+		if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
+			sc->p++;
+		if (!tc_scan_digits(sc))
+			return tc_scan_fail(sc, "a number is malformed");
+	}
+	return true;
+}
+
+static bool
+tc_scan_literal(TcJsonScan *sc, const char *word)
+{
+	size_t		len = strlen(word);
+
+	if ((size_t) (sc->end - sc->p) < len || memcmp(sc->p, word, len) != 0)
+		return tc_scan_fail(sc, "an unexpected character was found");
+	sc->p += len;
+	return true;
+}
+
+/* An object or array: open, members separated by commas, close. */
+static bool
+tc_scan_container(TcJsonScan *sc, char close, bool is_object)
+{
+	if (++sc->depth > TC_JSON_MAX_DEPTH)
+		return tc_scan_fail(sc, "the nesting is too deep");
+	sc->p++;
+	tc_scan_ws(sc);
+	if (sc->p < sc->end && *sc->p == close)
+	{
+		sc->p++;
+		sc->depth--;
+		return true;
+	}
+	for (;;)
+	{
+		tc_scan_ws(sc);
+		if (is_object)
+		{
+			if (sc->p >= sc->end || *sc->p != '"')
+				return tc_scan_fail(sc, "an object key is not a double-quoted string");
+			if (!tc_scan_string(sc))
+				return false;
+			tc_scan_ws(sc);
+			if (sc->p >= sc->end || *sc->p != ':')
+				return tc_scan_fail(sc, "an object key is not followed by a colon");
+			sc->p++;
+		}
+		if (!tc_scan_value(sc))
+			return false;
+		tc_scan_ws(sc);
+		if (sc->p < sc->end && *sc->p == ',')
+		{
+			sc->p++;
+			continue;
+		}
+		if (sc->p < sc->end && *sc->p == close)
+		{
+			sc->p++;
+			sc->depth--;
+			return true;
+		}
+		return tc_scan_fail(sc, sc->p >= sc->end ? "the JSON text ends too early" :
+							"an unexpected character was found");
+	}
+}
+
+static bool
+tc_scan_value(TcJsonScan *sc)
+{
+	tc_scan_ws(sc);
+	if (sc->p >= sc->end)
+		return tc_scan_fail(sc, "the JSON text ends too early");
+	switch (*sc->p)
+	{
+		case '{':
+			return tc_scan_container(sc, '}', true);
+		case '[':
+			return tc_scan_container(sc, ']', false);
+		case '"':
+			return tc_scan_string(sc);
+		case 't':
+			return tc_scan_literal(sc, "true");
+		case 'f':
+			return tc_scan_literal(sc, "false");
+		case 'n':
+			return tc_scan_literal(sc, "null");
+		default:
+			if (*sc->p == '-' || isdigit((unsigned char) *sc->p))
+				return tc_scan_number(sc);
+			return tc_scan_fail(sc, "an unexpected character was found");
+	}
+}
+
+/* Is body one strict JSON value, with nothing but white space around it? */
+static bool
+tc_json_is_strict(const char *body, size_t len, const char **error)
+{
+	TcJsonScan	sc;
+
+	sc.p = body;
+	sc.end = body + len;
+	sc.depth = 0;
+	sc.error = NULL;
+	if (!tc_scan_value(&sc))
+	{
+		*error = sc.error;
+		return false;
+	}
+	tc_scan_ws(&sc);
+	if (sc.p != sc.end)
+	{
+		*error = "there is more text after the JSON value";
+		return false;
+	}
+	return true;
+}
+
+/*
  * Parse JSON strictly: no comments, no single quotes, no NaN, valid UTF-8,
  * bounded depth, nothing but white space after the value.  Returns NULL and
  * sets *error on failure; never raises an ERROR, so callers can free what
@@ -223,6 +435,8 @@ tc_parse_json(const char *body, size_t len, const char **error)
 		*error = "the body contains a NUL byte";
 		return NULL;
 	}
+	if (!tc_json_is_strict(body, len, error))
+		return NULL;
 
 	tok = json_tokener_new_ex(TC_JSON_MAX_DEPTH);
 	if (tok == NULL)
@@ -272,7 +486,7 @@ tc_api_parse(const TcHttpRequest *req)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid JSON in the answer to %s", req->what),
-				 errdetail("The TopCalls API answered HTTP %ld, but %s.",
+				 errdetail("The body of the HTTP %ld answer is not valid JSON: %s.",
 						   req->status, error)));
 	return root;
 }

@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
@@ -86,6 +87,8 @@ static const TcOptionDef tc_options[] = {
 #define TC_DEFAULT_ROW_COST				0.1
 
 PG_FUNCTION_INFO_V1(topcalls_fdw_validator);
+
+static bool tc_inval_registered = false;
 
 static int
 tc_catalog_bit(Oid catalog)
@@ -214,17 +217,22 @@ tc_check_url(const char *name, const char *value)
 	}
 }
 
+/* A plain decimal integer in [min, def->max]; "1.5" or "10ms" is refused. */
 static int
 tc_parse_int(const TcOptionDef *def, const char *value, int min)
 {
-	int			result;
+	char	   *end;
+	long		result;
 
-	if (!parse_int(value, &result, 0, NULL) || result < min || result > def->max)
+	errno = 0;
+	result = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || result < min ||
+		result > def->max)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
 				 errdetail("The value must be an integer from %d to %d.", min, def->max)));
-	return result;
+	return (int) result;
 }
 
 static int64
@@ -236,12 +244,12 @@ tc_parse_bytes(const TcOptionDef *def, const char *value)
 	errno = 0;
 	result = strtoi64(value, &end, 10);
 	if (errno != 0 || end == value || *end != '\0' || result < 1024 ||
-		result > (int64) MaxAllocHugeSize)
+		result > (int64) MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
 				 errdetail("The value must be a number of bytes from 1024 to " INT64_FORMAT ".",
-						   (int64) MaxAllocHugeSize)));
+						   (int64) MaxAllocSize)));
 	return result;
 }
 
@@ -478,4 +486,25 @@ tc_column_field(Oid relid, AttrNumber attnum)
 			return defGetString(d);
 	}
 	return NULL;
+}
+
+/*
+ * A changed server or user mapping (a new base_url, ca_file or key) must not
+ * keep using connections made for the old one: drop them all.  Changes are
+ * rare, so finer bookkeeping is not worth it.
+ */
+static void
+tc_options_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	tc_http_forget_connections();
+}
+
+void
+tc_register_invalidation(void)
+{
+	if (tc_inval_registered)
+		return;
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, tc_options_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, tc_options_changed, (Datum) 0);
+	tc_inval_registered = true;
 }

@@ -119,6 +119,8 @@ typedef struct TcScanState
 
 PG_FUNCTION_INFO_V1(topcalls_fdw_handler);
 
+void		_PG_init(void);
+
 static void tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 								Oid foreigntableid);
 static void tcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
@@ -137,6 +139,16 @@ static bool tcAnalyzeForeignTable(Relation relation,
 								  BlockNumber *totalpages);
 static List *tcImportForeignSchema(ImportForeignSchemaStmt *stmt,
 								   Oid serverOid);
+
+/*
+ * Only catalog callbacks here: curl is initialised lazily by http.c in the
+ * backend, never in the postmaster.
+ */
+void
+_PG_init(void)
+{
+	tc_register_invalidation();
+}
 
 Datum
 topcalls_fdw_handler(PG_FUNCTION_ARGS)

@@ -60,6 +60,7 @@ typedef struct TcOptions
 extern void tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts);
 extern void tc_require_api_key(const TcOptions *opts);
 extern char *tc_column_field(Oid relid, AttrNumber attnum);
+extern void tc_register_invalidation(void);
 
 /* ------------------------------------------------------------------------
  * http.c: libcurl, the only file that includes curl.h.

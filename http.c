@@ -1,0 +1,1380 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		  HTTP transfers for topcalls_fdw, through libcurl.
+ *
+ * This file owns everything that touches libcurl, and is the only one that
+ * includes curl.h.  It keeps, per backend and for the backend's whole life,
+ * one libcurl multi handle (whose connection and DNS caches every transfer
+ * shares, so keep-alive connections survive from one scan and query to the
+ * next), one share handle for TLS sessions, and a small pool of idle easy
+ * handles.  tc_http_run performs a batch of GETs on them: at most
+ * max_concurrency at once, each retried with backoff when the answer or the
+ * failure is transient, and hands each finished request to the caller.
+ *
+ * What this file must not do:
+ *	- raise an ERROR (or anything else that longjmps) inside a libcurl
+ *	  callback: that would unwind through libcurl's frames and leave its state
+ *	  corrupt.  Callbacks only set flags; errors are raised after curl returns.
+ *	- leave an easy handle attached to the multi handle, or a header list
+ *	  allocated, when an ERROR unwinds through tc_http_run: PG_TRY cleans up,
+ *	  and a transaction-abort callback is the second safety net.
+ *	- initialise libcurl in _PG_init (which may run in the postmaster before
+ *	  it forks), hand libcurl palloc-based allocators, install signal
+ *	  handlers, or sleep: every wait goes through curl_multi_poll or WaitLatch
+ *	  in slices of at most TC_SLICE_MS, with CHECK_FOR_INTERRUPTS between
+ *	  them, so query cancel and statement_timeout act promptly.
+ *	- put the API key into any message, or turn on CURLOPT_VERBOSE (which
+ *	  would log the Authorization header).
+ *	- know anything about TopCalls: URLs, answers and their errors belong to
+ *	  api.c.  Here a request is a URL, and an answer a status and a body.
+ *
+ * IDENTIFICATION
+ *		  http.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "access/xact.h"
+#include "common/pg_prng.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "topcalls_fdw.h"
+
+/*
+ * curl_multi_poll and CURLINFO_RETRY_AFTER came in 7.66.0; the _STR protocol
+ * options in 7.85.0 (older versions have the bitmask options, used below).
+ */
+#if LIBCURL_VERSION_NUM < 0x074200
+#error "topcalls_fdw needs libcurl 7.66.0 or later"
+#endif
+
+/* Longest wait without a CHECK_FOR_INTERRUPTS, in milliseconds. */
+#define TC_SLICE_MS				100
+
+/* Backoff before retry k: full jitter in [0, min(CAP, BASE * 2^(k-1))]. */
+#define TC_RETRY_BASE_MS		100
+#define TC_RETRY_CAP_MS			5000
+
+/*
+ * A Retry-After longer than this is not waited for: the answer that asked
+ * for it becomes the request's final answer.  Without statement_timeout a
+ * server asking for an hour would otherwise hang the query for an hour; an
+ * error saying "rate limited" serves the user better.
+ */
+#define TC_RETRY_AFTER_MAX_MS	60000
+
+/*
+ * Guard against a server that trickles its answer: once the answer has begun
+ * to arrive, a transfer that receives fewer than TC_LOW_SPEED_LIMIT bytes/s
+ * over a window of timeout_ms / 3 seconds, clamped to [1, 10], is cut off.
+ * timeout_ms cuts every transfer anyway; this cuts a trickling one well
+ * before that.
+ *
+ * This is not libcurl's CURLOPT_LOW_SPEED_LIMIT/TIME: libcurl also counts
+ * the wait for the first byte of the answer, so with timeout_ms = 4000 an
+ * answer that takes 1.5 s to start would be cut after 1 s, long before the
+ * timeout the user chose.  The wait for the answer is timeout_ms's business
+ * alone; tc_check_speed measures from the first byte on.
+ */
+#define TC_LOW_SPEED_LIMIT		1024
+#define TC_LOW_SPEED_TIME_MIN	1
+#define TC_LOW_SPEED_TIME_MAX	10
+
+/* Idle easy handles kept for reuse; more are cleaned up when released. */
+#define TC_POOL_MAX				16
+
+/* First allocation for a body; it doubles as the body grows. */
+#define TC_BODY_INITIAL			8192
+
+#define TC_USER_AGENT			"topcalls_fdw/1.0"
+
+struct TcRun;
+
+/*
+ * One transfer slot: an easy handle and what its callbacks write into.  A
+ * run has max_concurrency of them.  The error buffer is here because curl
+ * writes into it until the handle is detached, so it must live as long as
+ * the slot; slots are freed only after their handle is gone.
+ */
+typedef struct TcSlot
+{
+	struct TcRun *run;
+	CURL	   *easy;			/* NULL when the slot is free */
+	bool		attached;		/* easy is added to the multi handle */
+	bool		finished;		/* curl reported the transfer done */
+	CURLcode	result;			/* ... with this result */
+	int			reqno;			/* index into run->reqs */
+
+	/* The body as the write callback collects it, in run->bodycxt. */
+	char	   *buf;			/* NUL-terminated when not NULL */
+	size_t		len;
+	size_t		cap;
+	bool		too_large;		/* would have exceeded run->max_bytes */
+	bool		oom;			/* an allocation failed */
+	size_t		oom_size;		/* ... of this size */
+
+	/* The low-speed guard's window (see tc_check_speed). */
+	TimestampTz win_start;		/* 0 until the answer begins */
+	curl_off_t	win_bytes;		/* bytes received when the window began */
+	bool		too_slow;		/* cut off by the guard */
+
+	char		errbuf[CURL_ERROR_SIZE];
+} TcSlot;
+
+/*
+ * One call of tc_http_run.  It lives in its own memory context under
+ * TopMemoryContext, so that the abort callback can still reach it whatever
+ * happened to the caller's memory, and is linked into tc_runs while it runs.
+ * Runs nest when a "done" callback leads to another foreign scan (say a
+ * domain check calling a function that reads another foreign table).
+ */
+typedef struct TcRun
+{
+	dlist_node	node;			/* in tc_runs */
+	MemoryContext runcxt;		/* holds this struct and its arrays */
+	MemoryContext bodycxt;		/* the caller's context: bodies and messages */
+	int			nestlevel;		/* transaction nest level at the start */
+	uint64		generation;		/* tc_generation when we set the multi up */
+
+	TcHttpRequest *reqs;
+	int			nreqs;
+	TcHttpStats *stats;
+	TcHttpDoneFn done;
+	void	   *arg;
+
+	/* from the options */
+	const char *ca_file;
+	long		timeout_ms;
+	long		connect_timeout_ms;
+	long		low_speed_time;
+	int			max_retries;
+	int64		max_bytes;		/* <= 0: no limit */
+	struct curl_slist *headers; /* shared by all the run's transfers */
+
+	TcSlot	   *slots;
+	int			nslots;			/* max_concurrency */
+	int			nactive;		/* slots attached to the multi handle */
+
+	TimestampTz *due;			/* per request: when its retry is due */
+	int		   *waiting;		/* requests waiting for a retry, oldest first */
+	int			nwaiting;
+	int			next_new;		/* next request never sent */
+} TcRun;
+
+/* Per-backend libcurl state, created on first use. */
+static bool tc_curl_initialized = false;
+static bool tc_callbacks_registered = false;
+static CURLM *tc_multi = NULL;
+static CURLSH *tc_share = NULL;
+static CURL *tc_pool[TC_POOL_MAX];
+static int	tc_pool_len = 0;
+
+/* Runs in progress, innermost last. */
+static dlist_head tc_runs = DLIST_STATIC_INIT(tc_runs);
+
+/* tc_http_forget_connections was called while runs were in progress. */
+static bool tc_forget_pending = false;
+
+/* Bumped each time a run sets the multi handle's options. */
+static uint64 tc_generation = 0;
+
+static void tc_http_setup(void);
+static void tc_configure_multi(TcRun *run);
+static void tc_forget_now(void);
+static CURL *tc_easy_get(void);
+static void tc_easy_release(CURL *easy, bool reuse);
+static void tc_slot_release(TcSlot *slot, bool reuse);
+static struct curl_slist *tc_build_headers(const TcOptions *opts);
+static TcRun *tc_run_create(TcHttpRequest *reqs, int nreqs,
+							const TcOptions *opts, TcHttpStats *stats,
+							TcHttpDoneFn done, void *arg);
+static void tc_run_prepare(TcRun *run, const TcOptions *opts);
+static void tc_run_destroy(TcRun *run, bool on_error);
+static void tc_run_drive(TcRun *run);
+static long tc_start_attempts(TcRun *run, TimestampTz now);
+static void tc_start_attempt(TcRun *run, int reqno);
+static void tc_set_options(TcRun *run, TcSlot *slot, CURL *easy,
+						   const TcHttpRequest *req);
+static bool tc_read_messages(TcRun *run);
+static bool tc_check_speed(TcRun *run);
+static bool tc_finish_attempt(TcRun *run, TcSlot *slot);
+static long tc_backoff_ms(int retry);
+static bool tc_wait_fits_statement(long delay_ms, TimestampTz now);
+static bool tc_is_transient(CURLcode rc);
+static bool tc_is_connect_failure(CURLcode rc, bool before_request);
+static size_t tc_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
+static void tc_xact_callback(XactEvent event, void *arg);
+static void tc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								SubTransactionId parentSubid, void *arg);
+static void tc_abort_runs(int nestlevel);
+static void tc_setopt_failed(const char *name, CURLcode rc) pg_attribute_noreturn();
+static void tc_multi_failed(const char *func, CURLMcode mc) pg_attribute_noreturn();
+
+/*
+ * Set an easy-handle option and raise an ERROR if libcurl refuses it: a
+ * security option silently ignored (say the protocol restriction on an old
+ * libcurl) must not go unnoticed.  Only the option's name is reported, never
+ * its value, which for the headers contains the API key.
+ */
+#define TC_SETOPT(easy, opt, val) \
+	do { \
+		CURLcode	tc_rc_ = curl_easy_setopt((easy), (opt), (val)); \
+		if (tc_rc_ != CURLE_OK) \
+			tc_setopt_failed(#opt, tc_rc_); \
+	} while (0)
+
+
+/*
+ * tc_http_run
+ *		Perform the nreqs GETs, calling done(req, arg) for each as it finishes.
+ *
+ * Bodies, content types and error texts are allocated in the memory context
+ * current at the call.  See topcalls_fdw.h for the contract.
+ */
+void
+tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
+			TcHttpStats *stats, TcHttpDoneFn done, void *arg)
+{
+	TcRun	   *volatile run = NULL;
+	instr_time	start;
+	instr_time	duration;
+
+	if (nreqs <= 0)
+		return;
+
+	INSTR_TIME_SET_CURRENT(start);
+
+	tc_http_setup();
+
+	PG_TRY();
+	{
+		run = tc_run_create(reqs, nreqs, opts, stats, done, arg);
+		tc_run_prepare(run, opts);
+		tc_run_drive(run);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * Detach and clean up every transfer still running before the error
+		 * goes on: the multi handle must be usable by the next query.
+		 */
+		if (run != NULL)
+			tc_run_destroy(run, true);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	/* Normal end, or the caller asked to stop: abandon what is left. */
+	tc_run_destroy(run, false);
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	stats->wait_ms += INSTR_TIME_GET_MILLISEC(duration);
+}
+
+/*
+ * tc_http_forget_connections
+ *		Drop the multi handle, its connections, the TLS sessions and the idle
+ *		easy handles, so that the next request starts from scratch.
+ *
+ * Called when a server or user mapping changes.  That can happen inside a
+ * run (invalidations are processed in the middle of a "done" callback, say),
+ * where the handles are in use: then the forgetting waits until the last
+ * run ends.
+ */
+void
+tc_http_forget_connections(void)
+{
+	if (!dlist_is_empty(&tc_runs))
+	{
+		tc_forget_pending = true;
+		return;
+	}
+	tc_forget_now();
+}
+
+/*
+ * Lazy per-backend setup: libcurl's global state, the abort callbacks, and
+ * the multi and share handles.  Each step is done once; the handles are
+ * created again after tc_http_forget_connections.
+ */
+static void
+tc_http_setup(void)
+{
+	if (!tc_curl_initialized)
+	{
+		CURLcode	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+		if (rc != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not initialize libcurl: %s",
+							curl_easy_strerror(rc))));
+		tc_curl_initialized = true;
+	}
+
+	if (!tc_callbacks_registered)
+	{
+		RegisterXactCallback(tc_xact_callback, NULL);
+		RegisterSubXactCallback(tc_subxact_callback, NULL);
+		tc_callbacks_registered = true;
+	}
+
+	/*
+	 * The multi handle already shares connections and DNS answers among its
+	 * transfers, but libcurl keeps TLS session tickets per easy handle; the
+	 * share handle lets a new connection resume a session any earlier
+	 * transfer established.  Backends are single-threaded, so no locking
+	 * callbacks are needed.
+	 */
+	if (tc_share == NULL)
+	{
+		CURLSH	   *share = curl_share_init();
+		CURLSHcode	sc;
+
+		if (share == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("Could not create a libcurl share handle.")));
+		sc = curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+		if (sc != CURLSHE_OK)
+		{
+			curl_share_cleanup(share);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not set up libcurl TLS session sharing: %s",
+							curl_share_strerror(sc))));
+		}
+		tc_share = share;
+	}
+
+	if (tc_multi == NULL)
+	{
+		tc_multi = curl_multi_init();
+		if (tc_multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("Could not create a libcurl multi handle.")));
+	}
+}
+
+/*
+ * Set the multi handle's limits for this run.  They are set on every run
+ * (and again after a nested run changed them), since max_concurrency is a
+ * server option that differs from one server to the next.
+ */
+static void
+tc_configure_multi(TcRun *run)
+{
+	CURLMcode	mc;
+
+	/*
+	 * One connection per concurrent transfer over HTTP/1.1; over HTTP/2 the
+	 * transfers multiplex on fewer.  MAXCONNECTS is the idle-connection cache
+	 * kept between runs.
+	 */
+	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+						   (long) run->nslots);
+	if (mc != CURLM_OK)
+		tc_multi_failed("curl_multi_setopt", mc);
+	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAXCONNECTS,
+						   (long) Max(run->nslots, 4));
+	if (mc != CURLM_OK)
+		tc_multi_failed("curl_multi_setopt", mc);
+	mc = curl_multi_setopt(tc_multi, CURLMOPT_PIPELINING,
+						   (long) CURLPIPE_MULTIPLEX);
+	if (mc != CURLM_OK)
+		tc_multi_failed("curl_multi_setopt", mc);
+
+	run->generation = ++tc_generation;
+}
+
+/*
+ * Clean up the pool, the multi handle (which closes its connections) and the
+ * share handle, in that order: the share handle refuses to go while an easy
+ * handle still refers to it.  Only called when no run is in progress, so no
+ * easy handle is attached anywhere.
+ */
+static void
+tc_forget_now(void)
+{
+	while (tc_pool_len > 0)
+		curl_easy_cleanup(tc_pool[--tc_pool_len]);
+	if (tc_multi != NULL)
+	{
+		curl_multi_cleanup(tc_multi);
+		tc_multi = NULL;
+	}
+	if (tc_share != NULL)
+	{
+		curl_share_cleanup(tc_share);
+		tc_share = NULL;
+	}
+	tc_forget_pending = false;
+}
+
+/* An easy handle from the pool, or a new one. */
+static CURL *
+tc_easy_get(void)
+{
+	CURL	   *easy;
+
+	if (tc_pool_len > 0)
+		return tc_pool[--tc_pool_len];
+
+	easy = curl_easy_init();
+	if (easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a libcurl easy handle.")));
+	return easy;
+}
+
+/*
+ * Give back an easy handle that is not attached to the multi handle.
+ *
+ * curl_easy_reset drops every option, so no pointer into our memory (error
+ * buffer, header list, slot) survives in the pooled handle, and the next
+ * user must set every option again (stale options on reused handles were the
+ * cause of several of pgsql-http's bugs).
+ */
+static void
+tc_easy_release(CURL *easy, bool reuse)
+{
+	if (reuse && tc_pool_len < TC_POOL_MAX)
+	{
+		curl_easy_reset(easy);
+		tc_pool[tc_pool_len++] = easy;
+	}
+	else
+		curl_easy_cleanup(easy);
+}
+
+/*
+ * Detach a slot's easy handle and release it; the slot becomes free.  Never
+ * raises an ERROR, as it runs while cleaning up after one.
+ *
+ * Removing a handle whose transfer is still under way makes libcurl close
+ * that connection (or reset that HTTP/2 stream), and drops any completion
+ * message still queued for it, so the multi handle stays usable.
+ */
+static void
+tc_slot_release(TcSlot *slot, bool reuse)
+{
+	CURL	   *easy = slot->easy;
+
+	if (easy == NULL)
+		return;
+	if (slot->attached)
+	{
+		(void) curl_multi_remove_handle(tc_multi, easy);
+		slot->attached = false;
+		slot->run->nactive--;
+	}
+	slot->easy = NULL;
+	slot->finished = false;
+	tc_easy_release(easy, reuse);
+}
+
+/*
+ * The request headers, shared by all the run's transfers.  The Authorization
+ * header is assembled in palloc'd memory that is wiped before it is freed;
+ * libcurl keeps its own copy.
+ */
+static struct curl_slist *
+tc_build_headers(const TcOptions *opts)
+{
+	static const char *const fixed[] = {
+		"Accept: application/json",
+		"User-Agent: " TC_USER_AGENT,
+	};
+	struct curl_slist *list = NULL;
+	struct curl_slist *next;
+	int			i;
+
+	for (i = 0; i < (int) lengthof(fixed); i++)
+	{
+		next = curl_slist_append(list, fixed[i]);
+		if (next == NULL)
+			goto oom;
+		list = next;
+	}
+
+	/*
+	 * No key, no header: the API answers 401, which api.c reports.  The
+	 * option validator should have caught line breaks already; checking here
+	 * as well keeps a stray one from ever splitting the header.
+	 */
+	if (opts->api_key != NULL && opts->api_key[0] != '\0')
+	{
+		char	   *auth;
+		size_t		authlen;
+
+		if (strpbrk(opts->api_key, "\r\n") != NULL)
+		{
+			curl_slist_free_all(list);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("api_key must not contain line breaks")));
+		}
+		auth = psprintf("Authorization: Bearer %s", opts->api_key);
+		authlen = strlen(auth);
+		next = curl_slist_append(list, auth);
+		explicit_bzero(auth, authlen);
+		pfree(auth);
+		if (next == NULL)
+			goto oom;
+		list = next;
+	}
+	return list;
+
+oom:
+	/* curl_slist_append leaves the list as it was when it fails */
+	curl_slist_free_all(list);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+			 errmsg("out of memory"),
+			 errdetail("Could not build the HTTP request headers.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Create a run and link it into tc_runs, so that from here on every cleanup
+ * path finds it.  Nothing else is allocated yet: the struct fits in the new
+ * context's first block, so nothing can fail between the context's creation
+ * and the link.
+ */
+static TcRun *
+tc_run_create(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
+			  TcHttpStats *stats, TcHttpDoneFn done, void *arg)
+{
+	MemoryContext runcxt;
+	TcRun	   *run;
+
+	runcxt = AllocSetContextCreate(TopMemoryContext,
+								   "topcalls_fdw HTTP transfers",
+								   ALLOCSET_SMALL_SIZES);
+	run = MemoryContextAllocZero(runcxt, sizeof(TcRun));
+	run->runcxt = runcxt;
+	run->bodycxt = CurrentMemoryContext;
+	run->nestlevel = GetCurrentTransactionNestLevel();
+	run->reqs = reqs;
+	run->nreqs = nreqs;
+	run->stats = stats;
+	run->done = done;
+	run->arg = arg;
+	dlist_push_tail(&tc_runs, &run->node);
+	return run;
+}
+
+/* Fill in everything else a run needs before its first transfer. */
+static void
+tc_run_prepare(TcRun *run, const TcOptions *opts)
+{
+	int			i;
+
+	run->ca_file = opts->ca_file;
+	run->timeout_ms = Max(opts->timeout_ms, 0);
+	run->connect_timeout_ms = Max(opts->connect_timeout_ms, 0);
+	if (opts->timeout_ms > 0)
+		run->low_speed_time = Min(Max(opts->timeout_ms / 1000 / 3,
+									  TC_LOW_SPEED_TIME_MIN),
+								  TC_LOW_SPEED_TIME_MAX);
+	else
+		run->low_speed_time = TC_LOW_SPEED_TIME_MAX;
+	run->max_retries = Max(opts->max_retries, 0);
+	run->max_bytes = opts->max_response_bytes;
+	run->nslots = Max(opts->max_concurrency, 1);
+
+	run->slots = MemoryContextAllocZero(run->runcxt,
+										sizeof(TcSlot) * run->nslots);
+	for (i = 0; i < run->nslots; i++)
+		run->slots[i].run = run;
+	run->due = MemoryContextAllocZero(run->runcxt,
+									  sizeof(TimestampTz) * run->nreqs);
+	run->waiting = MemoryContextAllocZero(run->runcxt,
+										  sizeof(int) * run->nreqs);
+
+	/* What tc_http_run fills in starts out empty, whatever a rescan left. */
+	for (i = 0; i < run->nreqs; i++)
+	{
+		TcHttpRequest *req = &run->reqs[i];
+
+		req->status = 0;
+		req->body = NULL;
+		req->body_len = 0;
+		req->content_type = NULL;
+		req->attempts = 0;
+		req->transport_failed = false;
+		req->connect_failed = false;
+		req->too_large = false;
+		req->error = NULL;
+		req->priv = NULL;
+	}
+
+	run->headers = tc_build_headers(opts);
+	tc_configure_multi(run);
+}
+
+/*
+ * Undo a run: detach and release every easy handle it still has, free its
+ * header list, unlink and free it.  Never raises an ERROR.
+ *
+ * on_error: we are cleaning up after an ERROR (or from the abort callback).
+ * The handles are then cleaned up rather than pooled, and the caller's
+ * memory (partial bodies) is not touched: it may be on its way out, and
+ * will be freed with its context.  Otherwise the run ended normally or was
+ * stopped by its caller, and the partial bodies of abandoned transfers are
+ * freed here.
+ */
+static void
+tc_run_destroy(TcRun *run, bool on_error)
+{
+	int			i;
+
+	if (run->slots != NULL)
+	{
+		for (i = 0; i < run->nslots; i++)
+		{
+			TcSlot	   *slot = &run->slots[i];
+
+			if (slot->easy == NULL)
+				continue;
+			if (!on_error && slot->buf != NULL)
+				pfree(slot->buf);
+			slot->buf = NULL;
+			tc_slot_release(slot, !on_error);
+		}
+	}
+	if (run->headers != NULL)
+	{
+		curl_slist_free_all(run->headers);
+		run->headers = NULL;
+	}
+	dlist_delete(&run->node);
+	MemoryContextDelete(run->runcxt);
+
+	if (tc_forget_pending && dlist_is_empty(&tc_runs))
+		tc_forget_now();
+}
+
+/*
+ * The driving loop: start what may start, let curl work, hand finished
+ * requests to the caller, and wait (in short slices, checking for
+ * interrupts) when there is nothing to do.  Returns when every request is
+ * done, or when "done" returns false.
+ */
+static void
+tc_run_drive(TcRun *run)
+{
+	for (;;)
+	{
+		TimestampTz now;
+		long		wait_ms;
+		CURLMcode	mc;
+		int			running;
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * Finished transfers first: that frees their slots for what waits.
+		 * A nested run may have read our completions for us, hence the scan
+		 * of the slots rather than of curl's messages.
+		 */
+		for (i = 0; i < run->nslots; i++)
+		{
+			TcSlot	   *slot = &run->slots[i];
+
+			if (slot->easy == NULL || !slot->finished)
+				continue;
+			if (!tc_finish_attempt(run, slot))
+				return;
+			if (run->generation != tc_generation)
+				tc_configure_multi(run);
+		}
+
+		now = GetCurrentTimestamp();
+		wait_ms = tc_start_attempts(run, now);
+
+		if (run->nactive == 0 && run->nwaiting == 0 &&
+			run->next_new >= run->nreqs)
+			return;				/* all done */
+
+		if (run->nactive > 0)
+		{
+			mc = curl_multi_perform(tc_multi, &running);
+			if (mc != CURLM_OK)
+				tc_multi_failed("curl_multi_perform", mc);
+			if (tc_read_messages(run))
+				continue;
+			if (tc_check_speed(run))
+				continue;
+
+			/*
+			 * Sleep until a socket is ready, curl's own timers (timeouts,
+			 * happy eyeballs) are due, a retry is due, or the slice is over.
+			 * A signal (cancel, statement_timeout) interrupts poll() at once;
+			 * libcurl takes that EINTR for a timeout.
+			 */
+			mc = curl_multi_poll(tc_multi, NULL, 0, (int) wait_ms, NULL);
+			if (mc != CURLM_OK)
+				tc_multi_failed("curl_multi_poll", mc);
+		}
+		else
+		{
+			/*
+			 * Nothing in flight: every remaining request waits for its retry.
+			 * Wait on the latch, which cancel and timeouts set.
+			 */
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
+
+/*
+ * Fill free slots: retries that are due first (they have waited longest),
+ * then requests never sent, in the caller's order.  Returns how long the
+ * loop may wait before something needs starting: the time to the earliest
+ * retry not yet due, at most TC_SLICE_MS.
+ */
+static long
+tc_start_attempts(TcRun *run, TimestampTz now)
+{
+	long		wait_ms = TC_SLICE_MS;
+	int			w = 0;
+
+	while (w < run->nwaiting)
+	{
+		int			reqno = run->waiting[w];
+
+		if (run->due[reqno] > now)
+		{
+			long		ms = TimestampDifferenceMilliseconds(now, run->due[reqno]);
+
+			wait_ms = Min(wait_ms, Max(ms, 1));
+			w++;
+		}
+		else if (run->nactive < run->nslots)
+		{
+			/* keep the others in order */
+			memmove(&run->waiting[w], &run->waiting[w + 1],
+					sizeof(int) * (run->nwaiting - w - 1));
+			run->nwaiting--;
+			tc_start_attempt(run, reqno);
+		}
+		else
+			w++;				/* due, but no slot until one finishes */
+	}
+
+	while (run->nactive < run->nslots && run->next_new < run->nreqs)
+		tc_start_attempt(run, run->next_new++);
+
+	return wait_ms;
+}
+
+/* Send one attempt of request reqno on a free slot. */
+static void
+tc_start_attempt(TcRun *run, int reqno)
+{
+	TcHttpRequest *req = &run->reqs[reqno];
+	TcSlot	   *slot = NULL;
+	CURL	   *easy;
+	CURLMcode	mc;
+	int			i;
+
+	for (i = 0; i < run->nslots; i++)
+	{
+		if (run->slots[i].easy == NULL)
+		{
+			slot = &run->slots[i];
+			break;
+		}
+	}
+	Assert(slot != NULL);
+
+	easy = tc_easy_get();
+
+	/* From here on the cleanup paths see the handle through the slot. */
+	slot->easy = easy;
+	slot->attached = false;
+	slot->finished = false;
+	slot->result = CURLE_OK;
+	slot->reqno = reqno;
+	slot->buf = NULL;
+	slot->len = 0;
+	slot->cap = 0;
+	slot->too_large = false;
+	slot->oom = false;
+	slot->oom_size = 0;
+	slot->win_start = 0;
+	slot->win_bytes = 0;
+	slot->too_slow = false;
+	slot->errbuf[0] = '\0';
+
+	tc_set_options(run, slot, easy, req);
+
+	mc = curl_multi_add_handle(tc_multi, easy);
+	if (mc != CURLM_OK)
+		tc_multi_failed("curl_multi_add_handle", mc);
+	slot->attached = true;
+	run->nactive++;
+
+	req->attempts++;
+	run->stats->requests++;
+	if (req->attempts > 1)
+		run->stats->retries++;
+	run->stats->inflight_peak = Max(run->stats->inflight_peak, run->nactive);
+}
+
+/*
+ * Every option, every time: the handle may come from the pool, where
+ * curl_easy_reset put it back to libcurl's defaults.
+ */
+static void
+tc_set_options(TcRun *run, TcSlot *slot, CURL *easy, const TcHttpRequest *req)
+{
+	TC_SETOPT(easy, CURLOPT_PRIVATE, (void *) slot);
+	TC_SETOPT(easy, CURLOPT_URL, req->url);
+	TC_SETOPT(easy, CURLOPT_HTTPGET, 1L);
+	TC_SETOPT(easy, CURLOPT_HTTPHEADER, run->headers);
+
+	/* libcurl must not use signals (SIGALRM for DNS timeouts) in a backend */
+	TC_SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
+
+	/*
+	 * Plain HTTP(S) only, never a redirect: a 3xx goes back to the caller,
+	 * which reports it.  Following one could carry the key elsewhere.
+	 */
+#if LIBCURL_VERSION_NUM >= 0x075500
+	TC_SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	TC_SETOPT(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	TC_SETOPT(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	TC_SETOPT(easy, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	TC_SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
+
+	TC_SETOPT(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	TC_SETOPT(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (run->ca_file != NULL)
+		TC_SETOPT(easy, CURLOPT_CAINFO, run->ca_file);
+	TC_SETOPT(easy, CURLOPT_SHARE, tc_share);
+
+	/* 0 means "no limit" to libcurl, as it does for our options */
+	TC_SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, run->connect_timeout_ms);
+	TC_SETOPT(easy, CURLOPT_TIMEOUT_MS, run->timeout_ms);
+	/* CURLOPT_LOW_SPEED_* stay off (the reset default): see TC_LOW_SPEED_LIMIT */
+
+	/*
+	 * Accept every encoding libcurl can decode; the write callback sees the
+	 * decoded bytes, so max_response_bytes also stops a compression bomb.
+	 */
+	TC_SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "");
+
+	/*
+	 * HTTP/2 over TLS when the server offers it (a libcurl built without
+	 * HTTP/2 refuses the version: HTTP/1.1 is fine then).  With PIPEWAIT a
+	 * transfer waits for a connection being set up to tell whether it can
+	 * multiplex, rather than open one of its own.  Over plain http that can
+	 * never happen, yet libcurl 7.88 still waits, until the first answer's
+	 * status line (a whole round trip, during which the other transfers of a
+	 * new backend sit idle); so PIPEWAIT is for https only.
+	 */
+	(void) curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+							(long) CURL_HTTP_VERSION_2TLS);
+	TC_SETOPT(easy, CURLOPT_PIPEWAIT,
+			  pg_strncasecmp(req->url, "https:", 6) == 0 ? 1L : 0L);
+	TC_SETOPT(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+
+	TC_SETOPT(easy, CURLOPT_ERRORBUFFER, slot->errbuf);
+	TC_SETOPT(easy, CURLOPT_WRITEFUNCTION, tc_write_cb);
+	TC_SETOPT(easy, CURLOPT_WRITEDATA, (void *) slot);
+}
+
+/*
+ * Read libcurl's completion messages and mark the slots they concern.
+ * Returns true if one of them belongs to this run.  Messages of an outer run
+ * (when this one is nested) are only recorded; the outer run handles them
+ * when it gets control back.
+ */
+static bool
+tc_read_messages(TcRun *run)
+{
+	CURLMsg    *msg;
+	int			left;
+	bool		mine = false;
+
+	while ((msg = curl_multi_info_read(tc_multi, &left)) != NULL)
+	{
+		char	   *priv = NULL;
+		TcSlot	   *slot;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK ||
+			priv == NULL)
+			continue;
+		slot = (TcSlot *) priv;
+		if (!slot->finished)	/* the speed guard may have been first */
+		{
+			slot->finished = true;
+			slot->result = msg->data.result;
+		}
+		if (slot->run == run)
+			mine = true;
+	}
+	return mine;
+}
+
+/*
+ * The low-speed guard (see TC_LOW_SPEED_LIMIT): cut off the run's transfers
+ * whose answer has begun but then received fewer than TC_LOW_SPEED_LIMIT
+ * bytes/s over the last window of low_speed_time seconds.  A transfer cut
+ * off is marked finished, as if curl had reported a timeout, and detached
+ * by tc_finish_attempt like any other.  Returns true if it cut one off.
+ *
+ * The loop comes here at least every TC_SLICE_MS, so the window is measured
+ * with that precision, which is plenty for windows of whole seconds.
+ */
+static bool
+tc_check_speed(TcRun *run)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	bool		cut = false;
+	int			i;
+
+	for (i = 0; i < run->nslots; i++)
+	{
+		TcSlot	   *slot = &run->slots[i];
+		curl_off_t	started_us = 0;
+		curl_off_t	received = 0;
+
+		if (!slot->attached || slot->finished)
+			continue;
+
+		/* first byte of the answer (status line) not here yet */
+		if (curl_easy_getinfo(slot->easy, CURLINFO_STARTTRANSFER_TIME_T,
+							  &started_us) != CURLE_OK || started_us == 0)
+			continue;
+		if (curl_easy_getinfo(slot->easy, CURLINFO_SIZE_DOWNLOAD_T,
+							  &received) != CURLE_OK)
+			continue;
+
+		if (slot->win_start == 0)
+		{
+			slot->win_start = now;
+			slot->win_bytes = received;
+		}
+		else if (TimestampDifferenceExceeds(slot->win_start, now,
+											(int) run->low_speed_time * 1000))
+		{
+			if (received - slot->win_bytes <
+				(curl_off_t) TC_LOW_SPEED_LIMIT * run->low_speed_time)
+			{
+				slot->too_slow = true;
+				slot->finished = true;
+				slot->result = CURLE_OPERATION_TIMEDOUT;
+				cut = true;
+			}
+			else
+			{
+				slot->win_start = now;
+				slot->win_bytes = received;
+			}
+		}
+	}
+	return cut;
+}
+
+/*
+ * A slot's transfer has finished: collect the answer, release the handle,
+ * and either schedule a retry or hand the request to the caller.  Returns
+ * false when the caller's "done" asks to stop.
+ */
+static bool
+tc_finish_attempt(TcRun *run, TcSlot *slot)
+{
+	int			reqno = slot->reqno;
+	TcHttpRequest *req = &run->reqs[reqno];
+	const char *what = req->what ? req->what : "request";
+	CURL	   *easy = slot->easy;
+	CURLcode	rc = slot->result;
+	long		status = 0;
+	char	   *ctype = NULL;
+	char	   *errtext = NULL;
+	char	   *info_str = NULL;
+	curl_off_t	retry_after = 0;
+	curl_off_t	pretransfer_us = 0;
+	char	   *body;
+	size_t		body_len;
+	bool		too_large;
+	bool		retryable;
+	TimestampTz now;
+
+	/* Everything we need from the handle, before it is reset. */
+	(void) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &info_str) == CURLE_OK &&
+		info_str != NULL)
+		ctype = MemoryContextStrdup(run->bodycxt, info_str);
+	(void) curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
+
+	/*
+	 * libcurl reports a connect timeout and a transfer timeout with the same
+	 * code.  CONNECT_TIME is no use to tell them apart (it is 0 on a reused
+	 * connection), but PRETRANSFER_TIME is only set once the connection,
+	 * TLS included, is ready for the request.
+	 */
+	(void) curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+
+	if (slot->too_slow)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(run->bodycxt);
+
+		errtext = psprintf("transfer too slow: less than %d bytes per second received over %ld seconds",
+						   TC_LOW_SPEED_LIMIT, run->low_speed_time);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	else if (rc != CURLE_OK && !slot->too_large)
+	{
+		const char *text = slot->errbuf[0] ? slot->errbuf : curl_easy_strerror(rc);
+		size_t		len = strlen(text);
+
+		while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+			len--;
+		errtext = MemoryContextStrdup(run->bodycxt, text);
+		errtext[len] = '\0';
+	}
+
+	/* Take the body over, and free the slot (the handle goes to the pool). */
+	body = slot->buf;
+	body_len = slot->len;
+	too_large = slot->too_large;
+	slot->buf = NULL;
+	run->stats->bytes_received += body_len;
+
+	if (slot->oom)
+	{
+		size_t		oom_size = slot->oom_size;
+
+		tc_slot_release(slot, true);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed on request of size %zu while receiving the answer to %s.",
+						   oom_size, what)));
+	}
+	tc_slot_release(slot, true);
+
+	if (rc == CURLE_OK)
+	{
+		elog(DEBUG2, "topcalls_fdw: %s: attempt %d: HTTP status %ld, %zu bytes",
+			 what, req->attempts, status, body_len);
+		retryable = (status == 429 || status == 502 || status == 503 ||
+					 status == 504);
+	}
+	else if (too_large)
+	{
+		elog(DEBUG2, "topcalls_fdw: %s: attempt %d: body exceeds max_response_bytes",
+			 what, req->attempts);
+		retryable = false;
+	}
+	else
+	{
+		elog(DEBUG2, "topcalls_fdw: %s: attempt %d failed: %s",
+			 what, req->attempts, errtext);
+		retryable = tc_is_transient(rc);
+	}
+
+	if (retryable && req->attempts <= run->max_retries)
+	{
+		long		delay_ms = tc_backoff_ms(req->attempts);
+		long		after_ms = 0;
+
+		/* curl parses seconds and HTTP dates alike; a date past is 0 */
+		if (retry_after > 0)
+			after_ms = (long) Min(retry_after, (curl_off_t) (TC_RETRY_AFTER_MAX_MS / 1000 + 1)) * 1000;
+
+		now = GetCurrentTimestamp();
+		if (after_ms > TC_RETRY_AFTER_MAX_MS)
+			elog(DEBUG2, "topcalls_fdw: %s: Retry-After too long, not retrying",
+				 what);
+		else if (!tc_wait_fits_statement(Max(delay_ms, after_ms), now))
+			elog(DEBUG2, "topcalls_fdw: %s: retry would outlast statement_timeout, not retrying",
+				 what);
+		else
+		{
+			delay_ms = Max(delay_ms, after_ms);
+			elog(DEBUG2, "topcalls_fdw: %s: retrying in %ld ms", what, delay_ms);
+
+			/* this answer is superseded */
+			if (body != NULL)
+				pfree(body);
+			if (ctype != NULL)
+				pfree(ctype);
+			if (errtext != NULL)
+				pfree(errtext);
+
+			run->due[reqno] = TimestampTzPlusMilliseconds(now, delay_ms);
+			run->waiting[run->nwaiting++] = reqno;
+			return true;
+		}
+	}
+
+	/* The final answer. */
+	if (rc != CURLE_OK)
+	{
+		/* No usable answer: no status, no partial body. */
+		if (body != NULL)
+			pfree(body);
+		body = NULL;
+		body_len = 0;
+		status = 0;
+		req->transport_failed = true;
+		req->too_large = too_large;
+		req->connect_failed = !too_large &&
+			tc_is_connect_failure(rc, pretransfer_us == 0);
+		if (too_large)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(run->bodycxt);
+
+			errtext = psprintf("response body exceeds max_response_bytes (" INT64_FORMAT " bytes)",
+							   run->max_bytes);
+			MemoryContextSwitchTo(oldcxt);
+		}
+	}
+	if (body == NULL)
+		body = MemoryContextAllocZero(run->bodycxt, 1);
+
+	req->status = status;
+	req->body = body;
+	req->body_len = body_len;
+	req->content_type = ctype;
+	req->error = errtext;
+
+	if (run->done == NULL)
+		return true;
+	return run->done(req, run->arg);
+}
+
+/* Full-jitter backoff before retry number "retry" (1, 2, ...). */
+static long
+tc_backoff_ms(int retry)
+{
+	long		ceiling = TC_RETRY_CAP_MS;
+
+	/* base * 2^(retry-1), stopping the shift long before it could overflow */
+	if (retry - 1 < 16)
+		ceiling = Min(ceiling, (long) TC_RETRY_BASE_MS << Max(retry - 1, 0));
+
+	return (long) (pg_prng_double(&pg_global_prng_state) * (ceiling + 1));
+}
+
+/*
+ * Would a wait of delay_ms end before statement_timeout fires?  If not, the
+ * request is not retried: its last answer becomes final, so the user gets an
+ * error naming that answer and the attempts made, rather than a bare
+ * "canceling statement due to statement timeout" after a pointless wait.
+ */
+static bool
+tc_wait_fits_statement(long delay_ms, TimestampTz now)
+{
+	TimestampTz deadline;
+
+	if (StatementTimeout <= 0)
+		return true;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(),
+										   StatementTimeout);
+	return TimestampDifferenceMilliseconds(now, deadline) >= delay_ms;
+}
+
+/*
+ * Failures worth another attempt: the connection could not be made or broke
+ * down, which a moment later may well go better.  Not retried: a name that
+ * does not resolve, TLS and certificate problems, and timeouts (the user's
+ * timeout_ms is final).
+ */
+static bool
+tc_is_transient(CURLcode rc)
+{
+	switch (rc)
+	{
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Failures that mean no connection to the server could be established, which
+ * the caller reports as ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION.
+ * before_request: the transfer never got as far as sending its request.
+ */
+static bool
+tc_is_connect_failure(CURLcode rc, bool before_request)
+{
+	switch (rc)
+	{
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+			return true;
+		case CURLE_OPERATION_TIMEDOUT:
+			return before_request;
+		default:
+			return false;
+	}
+}
+
+/*
+ * libcurl's write callback: append to the slot's body.
+ *
+ * It runs inside curl_multi_perform, so it must not raise an ERROR: memory
+ * comes from MemoryContextAllocExtended with MCXT_ALLOC_NO_OOM (there is no
+ * non-throwing repalloc in PostgreSQL 15, hence allocate, copy and free),
+ * and trouble is recorded in the slot and reported by tc_finish_attempt.
+ * Returning less than was offered makes libcurl abort the transfer with
+ * CURLE_WRITE_ERROR.
+ */
+static size_t
+tc_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	TcSlot	   *slot = (TcSlot *) userdata;
+	int64		max_bytes = slot->run->max_bytes;
+	size_t		n = size * nmemb;	/* libcurl documents size as always 1 */
+	size_t		need;
+
+	if (n == 0)
+		return 0;
+
+	if (max_bytes > 0 && (uint64) slot->len + n > (uint64) max_bytes)
+	{
+		slot->too_large = true;
+		return 0;
+	}
+
+	/* room for the data and the terminating NUL */
+	need = slot->len + n + 1;
+	if (need > slot->cap)
+	{
+		size_t		newcap = slot->cap > 0 ? slot->cap : TC_BODY_INITIAL;
+		char	   *newbuf;
+
+		while (newcap < need && newcap <= MaxAllocHugeSize / 2)
+			newcap *= 2;
+		newcap = Max(newcap, need);
+		/* no need to go past the largest body allowed */
+		if (max_bytes > 0 && newcap > (uint64) max_bytes + 1)
+			newcap = (size_t) max_bytes + 1;
+		if (newcap > MaxAllocHugeSize)
+		{
+			slot->oom = true;
+			slot->oom_size = newcap;
+			return 0;
+		}
+
+		newbuf = MemoryContextAllocExtended(slot->run->bodycxt, newcap,
+											MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		if (newbuf == NULL)
+		{
+			slot->oom = true;
+			slot->oom_size = newcap;
+			return 0;
+		}
+		if (slot->buf != NULL)
+		{
+			memcpy(newbuf, slot->buf, slot->len);
+			pfree(slot->buf);
+		}
+		slot->buf = newbuf;
+		slot->cap = newcap;
+	}
+
+	memcpy(slot->buf + slot->len, ptr, n);
+	slot->len += n;
+	slot->buf[slot->len] = '\0';
+	return n;
+}
+
+/*
+ * Safety net: if an error got past tc_http_run's PG_CATCH (which should not
+ * happen), release what the aborted (sub)transaction's runs still hold.
+ */
+static void
+tc_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		tc_abort_runs(0);
+}
+
+static void
+tc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	/* only runs started inside the subtransaction being aborted */
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		tc_abort_runs(GetCurrentTransactionNestLevel());
+}
+
+/*
+ * Destroy the runs started at nestlevel or deeper.  Runs nest, so tc_runs is
+ * ordered by nest level: take them from the innermost end.
+ */
+static void
+tc_abort_runs(int nestlevel)
+{
+	while (!dlist_is_empty(&tc_runs))
+	{
+		TcRun	   *run = dlist_tail_element(TcRun, node, &tc_runs);
+
+		if (run->nestlevel < nestlevel)
+			break;
+		tc_run_destroy(run, true);
+	}
+}
+
+static void
+tc_setopt_failed(const char *name, CURLcode rc)
+{
+	ereport(ERROR,
+			(errcode(rc == CURLE_OUT_OF_MEMORY ? ERRCODE_FDW_OUT_OF_MEMORY :
+					 ERRCODE_FDW_ERROR),
+			 errmsg("could not set libcurl option %s: %s",
+					name, curl_easy_strerror(rc))));
+}
+
+static void
+tc_multi_failed(const char *func, CURLMcode mc)
+{
+	ereport(ERROR,
+			(errcode(mc == CURLM_OUT_OF_MEMORY ? ERRCODE_FDW_OUT_OF_MEMORY :
+					 ERRCODE_FDW_ERROR),
+			 errmsg("%s failed: %s", func, curl_multi_strerror(mc))));
+}

@@ -1,0 +1,99 @@
+--
+-- JSON fields to columns, through the columns' input functions.
+--
+-- JSON null and missing fields give NULL; unknown fields are ignored
+SELECT id, phone_number_sid, voip_carrier_sid, carrier_name, label, error_message,
+       created_by_user_id
+  FROM topcalls_phone_numbers
+  WHERE id = ANY ('{00000000-0000-4000-8000-000000000003,
+                    00000000-0000-4000-8000-000000000004,
+                    00000000-0000-4000-8000-000000000007,
+                    00000000-0000-4000-8000-000000000010}')
+  ORDER BY id;
+
+-- timestamps keep their offsets: the same instants in any TimeZone
+SET TimeZone = 'UTC';
+SELECT id, created_at, updated_at FROM topcalls_phone_numbers
+  WHERE id = ANY ('{00000000-0000-4000-8000-000000000001,
+                    00000000-0000-4000-8000-000000000006,
+                    00000000-0000-4000-8000-000000000009}')
+  ORDER BY id;
+SET TimeZone = 'America/New_York';
+SELECT id, created_at, created_at AT TIME ZONE 'UTC' AS created_utc FROM topcalls_phone_numbers
+  WHERE id = ANY ('{00000000-0000-4000-8000-000000000001,
+                    00000000-0000-4000-8000-000000000006,
+                    00000000-0000-4000-8000-000000000009}')
+  ORDER BY id;
+SELECT count(*) FROM topcalls_phone_numbers
+  WHERE created_at = '2023-11-07 07:37:56+02'::timestamptz;
+RESET TimeZone;
+
+-- any subset of the fields, any order, other names, other types
+CREATE TYPE phone_status AS ENUM ('active', 'inactive', 'pending', 'failed', 'deleted');
+CREATE DOMAIN e164 AS text CHECK (VALUE ~ '^\+[1-9][0-9]{1,14}$');
+CREATE FOREIGN TABLE phone_numbers_typed (
+  status phone_status,
+  created date OPTIONS (field 'created_at'),
+  created_local timestamp OPTIONS (field 'created_at'),
+  phone e164 OPTIONS (field 'number'),
+  id varchar(36),
+  label varchar(20),
+  doc jsonb OPTIONS (field '*'),
+  raw json OPTIONS (field '*'),
+  extra jsonb OPTIONS (field 'extra_field'),
+  extra_text text OPTIONS (field 'extra_field'),
+  not_there boolean OPTIONS (field 'no_such_field')
+) SERVER topcalls;
+SET TimeZone = 'UTC';
+SELECT status, created, created_local, phone, id, label, extra, extra_text, not_there
+  FROM phone_numbers_typed WHERE id = '00000000-0000-4000-8000-000000000005';
+SELECT doc->>'number' AS number, doc->'extra_field' AS extra, doc ? 'label' AS has_label,
+       raw::jsonb = doc AS same
+  FROM phone_numbers_typed WHERE id = '00000000-0000-4000-8000-000000000007';
+SELECT status, count(*) FROM phone_numbers_typed GROUP BY status ORDER BY status;
+RESET TimeZone;
+ALTER FOREIGN TABLE phone_numbers_typed DROP COLUMN raw;
+SELECT phone, extra FROM phone_numbers_typed WHERE id = '00000000-0000-4000-8000-000000000005';
+
+-- numbers and booleans through their input functions
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": 42, \"big\": 12345678901234567890, \"f\": 1.5e3, \"ok\": true, \"no\": false, \"s\": \"\\u00e9t\\u00e9 \\ud83d\\ude00\"}"}]');
+CREATE FOREIGN TABLE typed_values (
+  id uuid, n int, big numeric, f float8, ok boolean, no boolean, s text, n_text text OPTIONS (field 'n')
+) SERVER topcalls;
+SELECT n, big, f, ok, no, s, n_text FROM typed_values WHERE id = '00000000-0000-4000-8000-000000000001';
+
+-- a value that does not fit is an ERROR naming the column, table and value
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": \"forty-two\"}"}]');
+SELECT n FROM typed_values WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": 99999999999}"}]');
+SELECT n FROM typed_values WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"s\": \"x\", \"ok\": \"definitely not a boolean, and a rather long value that goes on and on and on\"}"}]');
+SELECT ok FROM typed_values WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"status\": \"archived\"}"}]');
+SELECT status FROM phone_numbers_typed WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"not-a-uuid\"}"}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"number\": \"555-1234\"}"}]');
+SELECT phone FROM phone_numbers_typed WHERE id = '00000000-0000-4000-8000-000000000001';
+-- a NUL character in a string
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"s\": \"a\\u0000b\"}"}]');
+SELECT s FROM typed_values WHERE id = '00000000-0000-4000-8000-000000000001';
+-- a list page with a bad row fails the same way
+SELECT standin_faults('[{"kind": "list", "replace_body":
+  "{\"data\": [{\"id\": \"00000000-0000-4000-8000-000000000001\"}, {\"id\": \"bad\"}], \"next_cursor\": null}"}]');
+SELECT id FROM topcalls_phone_numbers;
+SELECT standin_faults('[]');
+-- the session still works
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+
+DROP FOREIGN TABLE phone_numbers_typed, typed_values;
+DROP DOMAIN e164;
+DROP TYPE phone_status;
