@@ -216,7 +216,13 @@ tc_is_id_var(Node *node, Index relid, AttrNumber id_attnum)
 static bool
 tc_is_id_value(Node *node, Index relid)
 {
-	return !bms_is_member(relid, pull_varnos(NULL, node)) &&
+#if PG_VERSION_NUM >= 140000
+	Relids		varnos = pull_varnos(NULL, node);
+#else
+	Relids		varnos = pull_varnos(node);
+#endif
+
+	return !bms_is_member(relid, varnos) &&
 		!contain_volatile_functions(node);
 }
 
@@ -297,12 +303,24 @@ tc_estimate_ids(Expr *value, bool is_array)
 	return TC_DEFAULT_ARRAY_IDS;
 }
 
+/* The user whose mapping applies: the view owner's under a view. */
+static Oid
+tc_planner_userid(PlannerInfo *root, RelOptInfo *baserel)
+{
+#if PG_VERSION_NUM >= 160000
+	return OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+#else
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+#endif
+}
+
 static void
 tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	TcRelInfo  *info = palloc0(sizeof(TcRelInfo));
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
-	Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	Oid			userid = tc_planner_userid(root, baserel);
 	ListCell   *lc;
 	double		rows;
 
@@ -376,6 +394,19 @@ tc_cost_list(const TcRelInfo *info, double rows, Cost *startup, Cost *total)
 		rows * cpu_tuple_cost;
 }
 
+static ForeignPath *
+tc_make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
+			 Cost startup, Cost total, Relids required_outer)
+{
+#if PG_VERSION_NUM >= 170000
+	return create_foreignscan_path(root, baserel, NULL, rows, startup, total,
+								   NIL, required_outer, NULL, NIL, NIL);
+#else
+	return create_foreignscan_path(root, baserel, NULL, rows, startup, total,
+								   NIL, required_outer, NULL, NIL);
+#endif
+}
+
 /* For generate_implied_equalities_for_column: is this EC member our id? */
 static bool
 tc_ec_member_is_id(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
@@ -420,9 +451,8 @@ tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
 	tc_cost_lookups(info, tc_estimate_ids(value, is_array), ppi->ppi_rows,
 					&startup, &total);
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
-									 startup, total, NIL, required_outer,
-									 NULL, NIL));
+			 tc_make_path(root, baserel, ppi->ppi_rows, startup, total,
+						  required_outer));
 }
 
 static void
@@ -440,9 +470,8 @@ tcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	else
 		tc_cost_list(info, baserel->rows, &startup, &total);
 	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup, total, NIL,
-									 baserel->lateral_relids, NULL, NIL));
+			 tc_make_path(root, baserel, baserel->rows, startup, total,
+						  baserel->lateral_relids));
 
 	if (info->id_attnum == 0)
 		return;
@@ -538,17 +567,14 @@ static Oid
 tc_scan_userid(ForeignScanState *node)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-	EState	   *estate = node->ss.ps.state;
-	RangeTblEntry *rte;
 
-	/* the user whose mapping applies: the view owner's, under a view */
-	if (fsplan->scan.scanrelid > 0)
-	{
-		rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
-		if (OidIsValid(rte->checkAsUser))
-			return rte->checkAsUser;
-	}
-	return GetUserId();
+#if PG_VERSION_NUM >= 160000
+	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
+#else
+	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, node->ss.ps.state);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+#endif
 }
 
 static void
@@ -585,8 +611,13 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 	hctl.keysize = TC_ID_BUFSIZE;
 	hctl.entrysize = sizeof(TcCacheEntry);
 	hctl.hcxt = state->scancxt;
+#if PG_VERSION_NUM >= 140000
 	state->cache = hash_create("topcalls_fdw ids", 64, &hctl,
 							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+#else
+	state->cache = hash_create("topcalls_fdw ids", 64, &hctl,
+							   HASH_ELEM | HASH_CONTEXT);
+#endif
 }
 
 /* A value of the id column's type as a normalized id, or an ERROR. */
