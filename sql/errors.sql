@@ -8,65 +8,89 @@ ALTER SERVER topcalls OPTIONS (ADD max_retries '0');
 -- 401: check the api_key
 ALTER USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (SET api_key 'tc_wrong_key');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
 -- 403: the key lacks the scope
 ALTER USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (SET api_key 'tc_noscope_key');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 ALTER USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (SET api_key 'tc_test_key');
 
 -- no user mapping, or one without api_key: an error before any request
 SELECT standin_reset();
 DROP USER MAPPING FOR CURRENT_USER SERVER topcalls;
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 CREATE USER MAPPING FOR CURRENT_USER SERVER topcalls;
 SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
 ALTER USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (ADD api_key 'tc_test_key');
 SELECT (standin_stats())->'requests' AS requests;
 
 -- problem+json errors: title and detail in errdetail
 SELECT standin_faults('[{"status": 400, "json": {"status": 400, "title": "Invalid request body", "detail": "limit must be between 1 and 200.", "errors": [{"path": "limit", "message": "too big"}]}}]');
 SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"status": 500, "json": {"status": 500, "title": "Internal Server Error"}}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 -- 404 on the list is an error, not an empty table
 SELECT standin_faults('[{"kind": "list", "status": 404, "json": {"status": 404, "title": "Not Found", "detail": "No such endpoint."}}]');
 SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
 -- a non-JSON error body: the status and a short excerpt
 SELECT standin_faults('[{"status": 502, "body": "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"status": 503, "body": ""}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 -- a redirect is not followed
 SELECT standin_faults('[{"redirect": "http://127.0.0.1:1/elsewhere"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 
 -- a 200 with malformed JSON, or JSON of the wrong shape
 SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\""}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": "{\"id\": 1} trailing"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": "{\"id\": NaN}"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": "{''id'': 1}"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": "{\"id\": 1 /* comment */}"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": ""}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": "[1, 2, 3]"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": "\"just a string\""}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"kind": "list", "replace_body": "{\"items\": []}"}]');
 SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": {}, \"next_cursor\": null}"}]');
 SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": [1], \"next_cursor\": null}"}]');
 SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": [], \"next_cursor\": 7}"}]');
 SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 
 -- a failed connection
 CREATE SERVER nowhere FOREIGN DATA WRAPPER topcalls_fdw
@@ -75,7 +99,9 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER nowhere OPTIONS (api_key 'tc_test_ke
 CREATE FOREIGN TABLE nowhere_numbers (id uuid) SERVER nowhere;
 \set VERBOSITY terse
 SELECT * FROM nowhere_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM nowhere_numbers;
+\echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY default
 DROP SERVER nowhere CASCADE;
 
