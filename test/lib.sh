@@ -39,6 +39,7 @@ TC_PACKAGES=(
 	python3
 	libipc-run-perl
 	perl
+	nghttp2-server		# nghttpd: the HTTP/2 server of test/check-http2.sh
 )
 
 # State for tc_cleanup.
