@@ -17,7 +17,7 @@ PG_CPPFLAGS = $(shell pkg-config --cflags json-c libcurl)
 SHLIB_LINK = $(shell pkg-config --libs json-c libcurl)
 
 # The suites need the stand-in API and a cluster set up by test/run-tests.sh.
-REGRESS = setup options lookup list convert errors explain import volume planner
+REGRESS = setup options lookup list convert errors explain import volume planner faults security
 REGRESS_OPTS = --load-extension=topcalls_fdw
 
 PG_CONFIG ?= pg_config

@@ -225,6 +225,25 @@ tc_scan_fail(TcJsonScan *sc, const char *error)
 	return false;
 }
 
+/* Four hex digits of a \u escape, as a number. */
+static bool
+tc_scan_hex4(TcJsonScan *sc, int *value)
+{
+	int			i;
+
+	*value = 0;
+	for (i = 0; i < 4; i++)
+	{
+		unsigned char c;
+
+		if (sc->p >= sc->end || !isxdigit((unsigned char) *sc->p))
+			return false;
+		c = (unsigned char) *sc->p++;
+		*value = *value * 16 + (isdigit(c) ? c - '0' : pg_ascii_tolower(c) - 'a' + 10);
+	}
+	return true;
+}
+
 static bool
 tc_scan_string(TcJsonScan *sc)
 {
@@ -244,13 +263,23 @@ tc_scan_string(TcJsonScan *sc)
 			c = (unsigned char) *sc->p++;
 			if (c == 'u')
 			{
-				int			i;
+				int			cp;
 
-				for (i = 0; i < 4; i++)
+				if (!tc_scan_hex4(sc, &cp))
+					return tc_scan_fail(sc, "a \\u escape is not followed by four hex digits");
+				if (cp >= 0xDC00 && cp <= 0xDFFF)
+					return tc_scan_fail(sc, "a string contains an unpaired UTF-16 surrogate escape");
+				if (cp >= 0xD800 && cp <= 0xDBFF)
 				{
-					if (sc->p >= sc->end || !isxdigit((unsigned char) *sc->p))
+					int			low;
+
+					if (sc->end - sc->p < 2 || sc->p[0] != '\\' || sc->p[1] != 'u')
+						return tc_scan_fail(sc, "a string contains an unpaired UTF-16 surrogate escape");
+					sc->p += 2;
+					if (!tc_scan_hex4(sc, &low))
 						return tc_scan_fail(sc, "a \\u escape is not followed by four hex digits");
-					sc->p++;
+					if (low < 0xDC00 || low > 0xDFFF)
+						return tc_scan_fail(sc, "a string contains an unpaired UTF-16 surrogate escape");
 				}
 			}
 			else if (strchr("\"\\/bfnrt", c) == NULL)
@@ -437,6 +466,16 @@ tc_parse_json(const char *body, size_t len, const char **error)
 	}
 	if (!tc_json_is_strict(body, len, error))
 		return NULL;
+
+	/*
+	 * json-c's UTF-8 check lets overlong forms, encoded surrogates and code
+	 * points past U+10FFFF through; PostgreSQL's does not.
+	 */
+	if (!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
+	{
+		*error = "invalid utf-8 string";
+		return NULL;
+	}
 
 	tok = json_tokener_new_ex(TC_JSON_MAX_DEPTH);
 	if (tok == NULL)

@@ -729,9 +729,13 @@ tc_run_drive(TcRun *run)
 			 * Sleep until a socket is ready, curl's own timers (timeouts,
 			 * happy eyeballs) are due, a retry is due, or the slice is over.
 			 * A signal (cancel, statement_timeout) interrupts poll() at once;
-			 * libcurl takes that EINTR for a timeout.
+			 * libcurl takes that EINTR for a timeout.  The wait shows in
+			 * pg_stat_activity as the "Extension" wait event, as the one on
+			 * the latch below does.
 			 */
+			pgstat_report_wait_start(PG_WAIT_EXTENSION);
 			mc = curl_multi_poll(tc_multi, NULL, 0, (int) wait_ms, NULL);
+			pgstat_report_wait_end();
 			if (mc != CURLM_OK)
 				tc_multi_failed("curl_multi_poll", mc);
 		}
@@ -871,6 +875,17 @@ tc_set_options(TcRun *run, TcSlot *slot, CURL *easy, const TcHttpRequest *req)
 	TC_SETOPT(easy, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	TC_SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
+
+	/*
+	 * Plain http goes only to this machine (the validator sees to that), so
+	 * never through a proxy: libcurl otherwise obeys http_proxy/all_proxy in
+	 * the server's environment, even for localhost, and the proxy would get
+	 * the API key in clear (and reach its own localhost, not ours).  https
+	 * may go through one: the tunnel is TLS from end to end, verified as
+	 * usual.  (An empty string turns off the environment's proxies.)
+	 */
+	if (pg_strncasecmp(req->url, "http:", 5) == 0)
+		TC_SETOPT(easy, CURLOPT_PROXY, "");
 
 	TC_SETOPT(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	TC_SETOPT(easy, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -1048,8 +1063,9 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(run->bodycxt);
 
-		errtext = psprintf("transfer too slow: less than %d bytes per second received over %ld seconds",
-						   TC_LOW_SPEED_LIMIT, run->low_speed_time);
+		errtext = psprintf("transfer too slow: fewer than %ld bytes received in the last %ld s",
+						   (long) TC_LOW_SPEED_LIMIT * run->low_speed_time,
+						   run->low_speed_time);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	else if (rc != CURLE_OK && !slot->too_large)

@@ -44,6 +44,7 @@ typedef enum TcOptionKind
 	TC_OPT_BYTES,
 	TC_OPT_NONNEG_REAL,
 	TC_OPT_STRING,
+	TC_OPT_SECRET,
 	TC_OPT_RESOURCE
 } TcOptionKind;
 
@@ -69,7 +70,7 @@ static const TcOptionDef tc_options[] = {
 	{"ca_file", TC_ON_SERVER, TC_OPT_STRING, 0},
 	{"request_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
 	{"row_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
-	{"api_key", TC_ON_MAPPING, TC_OPT_STRING, 0},
+	{"api_key", TC_ON_MAPPING, TC_OPT_SECRET, 0},
 	{"resource", TC_ON_TABLE, TC_OPT_RESOURCE, 0},
 	{"rows", TC_ON_TABLE, TC_OPT_NONNEG_REAL, 0},
 	{"field", TC_ON_COLUMN, TC_OPT_STRING, 0},
@@ -311,6 +312,25 @@ tc_check_value(const TcOptionDef *def, const char *value)
 		case TC_OPT_RESOURCE:
 			tc_check_resource(def->name, value);
 			break;
+		case TC_OPT_SECRET:
+
+			/*
+			 * The key goes into an HTTP header, where a line break would
+			 * smuggle in another header.  Never quote it back.
+			 */
+			{
+				const char *p;
+
+				for (p = value; *p; p++)
+				{
+					if ((unsigned char) *p < 0x20 || *p == 0x7f)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+								 errmsg("invalid value for option \"%s\": the value contains a control character",
+										def->name)));
+				}
+			}
+			/* FALLTHROUGH */
 		case TC_OPT_STRING:
 			if (value[0] == '\0')
 				ereport(ERROR,

@@ -1,0 +1,288 @@
+#!/usr/bin/perl
+#
+# t/001_cancel.pl: cancel and terminate a query waiting on the TopCalls API.
+#
+# Runs against the cluster and stand-in that test/run-tests.sh started
+# (TC_PGHOST, TC_PGPORT, TC_API_URL), in a database of its own.  For each
+# case a long-lived psql session (IPC::Run) starts a query the stand-in
+# holds up, the test waits until the backend is really waiting (the stand-in
+# has the request, pg_stat_activity shows the "Extension" wait event), then:
+#
+#   - pg_cancel_backend while the answer is delayed 30 s,
+#   - pg_cancel_backend while sleeping 30 s before a retry (503 + Retry-After),
+#   - Ctrl-C (SIGINT to psql, which sends a cancel request),
+#   - pg_terminate_backend, in both kinds of wait,
+#
+# and checks the standard error (SQLSTATE 57014 for a cancel), that it came
+# much sooner than the wait it interrupted (< 5 s of 30 s: generous, so the
+# test does not depend on the machine's speed), and that the same session
+# then runs a normal lookup.  A witness session open from start to end shows
+# that no backend crashed (a crash restarts the server and ends every
+# session); run-tests.sh also greps the server log for crashes.
+#
+use strict;
+use warnings;
+
+use HTTP::Tiny;
+use IPC::Run ();
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $pghost = $ENV{TC_PGHOST} or plan skip_all => 'TC_PGHOST not set (run me from test/run-tests.sh)';
+my $pgport = $ENV{TC_PGPORT} or plan skip_all => 'TC_PGPORT not set';
+my $api_url = $ENV{TC_API_URL} or plan skip_all => 'TC_API_URL not set';
+
+# psql sessions that the test ends may go before we stop writing to them
+$SIG{PIPE} = 'IGNORE';
+
+my $db = 'tc_tap_cancel';
+my $id1 = '00000000-0000-4000-8000-000000000001';
+my $lookup = "SELECT number FROM phone_numbers WHERE id = '$id1';";
+# How long a cancel may take to land, against waits of 30 s.
+my $prompt_bound = 5;
+# How long to wait for a state we poll for.
+my $poll_limit = 20;
+
+my @psql = ('psql', '-X', '-h', $pghost, '-p', $pgport, '-U', 'postgres');
+
+# One-shot psql; returns stdout (trimmed), dies on failure.
+sub psql_do
+{
+	my ($dbname, $sql) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ @psql, '-At', '-v', 'ON_ERROR_STOP=1', '-d', $dbname, '-c', $sql ],
+		'>', \$out, '2>', \$err, IPC::Run::timeout(60))
+	  or die "psql failed: $sql\n$err";
+	chomp $out;
+	return $out;
+}
+
+# The stand-in's admin API.
+my $http = HTTP::Tiny->new(timeout => 30);
+
+sub standin
+{
+	my ($action, $body) = @_;
+	my $res = defined $body
+	  ? $http->post("$api_url/_admin/$action",
+		{ headers => { 'Content-Type' => 'application/json' }, content => $body })
+	  : $http->get("$api_url/_admin/$action");
+	die "stand-in $action: $res->{status} $res->{content}" unless $res->{success};
+	return $res->{content};
+}
+
+sub standin_stat
+{
+	my ($name) = @_;
+	my $stats = standin('stats');
+	return $stats =~ /"\Q$name\E":\s*(\d+)/ ? $1 : die "no $name in $stats";
+}
+
+# Poll until $cond->() is true; false after $poll_limit seconds.
+sub wait_for
+{
+	my ($cond) = @_;
+	my $deadline = time + $poll_limit;
+	while (time < $deadline)
+	{
+		return 1 if $cond->();
+		sleep 0.05;
+	}
+	return 0;
+}
+
+# A long-lived psql session.  Statements are fed on stdin; each batch ends
+# with an \echo of a marker, so we know when its output is complete.
+my $marker_no = 0;
+
+sub session_start
+{
+	my $s = { in => '', out => '', err => '' };
+	$s->{timer} = IPC::Run::timeout(120);
+	$s->{h} = IPC::Run::start(
+		[ @psql, '-q', '-At', '-d', $db, '-v', 'VERBOSITY=verbose' ],
+		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err}, $s->{timer});
+	$s->{pid} = session_query($s, 'SELECT pg_backend_pid();');
+	return $s;
+}
+
+# Send SQL, don't wait; returns the marker to wait for.
+sub session_send
+{
+	my ($s, $sql) = @_;
+	my $marker = 'MARK_' . ++$marker_no;
+	$s->{out} = '';
+	$s->{err} = '';
+	$s->{in} .= "$sql\n\\echo $marker\n";
+	$s->{h}->pump_nb;
+	return $marker;
+}
+
+# Wait for the marker; returns (stdout before the marker, stderr).
+sub session_wait
+{
+	my ($s, $marker) = @_;
+	$s->{h}->pump until $s->{out} =~ /^\Q$marker\E$/m;
+	my ($out) = $s->{out} =~ /^(.*?)^\Q$marker\E$/ms;
+	$out //= '';
+	$out =~ s/\s+$//;
+	return wantarray ? ($out, $s->{err}) : $out;
+}
+
+sub session_query
+{
+	my ($s, $sql) = @_;
+	return scalar session_wait($s, session_send($s, $sql));
+}
+
+# Is the session's backend in the FDW's wait (curl poll or retry sleep)?
+sub backend_waiting
+{
+	my ($pid) = @_;
+	return psql_do($db, "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid"
+		  . " AND state = 'active' AND wait_event_type = 'Extension'") eq '1';
+}
+
+sub backend_gone
+{
+	my ($pid) = @_;
+	return psql_do('postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") eq '0';
+}
+
+# ---------------------------------------------------------------------------
+# Setup: a database of our own, the extension, server, mapping and table.
+# ---------------------------------------------------------------------------
+psql_do('postgres', "DROP DATABASE IF EXISTS $db WITH (FORCE)");
+psql_do('postgres', "CREATE DATABASE $db");
+psql_do($db, 'CREATE EXTENSION topcalls_fdw');
+psql_do($db, "CREATE SERVER topcalls FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url '$api_url')");
+psql_do($db, "CREATE USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (api_key 'tc_test_key')");
+psql_do($db, 'CREATE FOREIGN TABLE phone_numbers (id uuid, number text) SERVER topcalls');
+standin('reset', '{}');
+
+my $witness = session_start();
+ok($witness->{pid} =~ /^\d+$/, "witness session started (pid $witness->{pid})");
+
+my $a = session_start();
+is(session_query($a, $lookup), '+15550000001', 'a normal lookup works');
+
+# Start $sql in $s, wait until the backend waits in the FDW with the stand-in
+# holding the request, then run $interrupt->().  Returns (seconds from the
+# interrupt to the end of the query, stdout, stderr).
+sub interrupt_case
+{
+	my ($s, $sql, $what, $interrupt) = @_;
+	my $requests_before = standin_stat('requests');
+	my $marker = session_send($s, $sql);
+	ok(wait_for(sub { standin_stat('requests') > $requests_before }),
+		"$what: the stand-in received the request");
+	ok(wait_for(sub { backend_waiting($s->{pid}) }), "$what: the backend waits in the FDW");
+	sleep 0.2;    # well inside the wait
+	my $t0 = time;
+	$interrupt->();
+	my ($out, $err) = session_wait($s, $marker);
+	return (time - $t0, $out, $err);
+}
+
+# ---------------------------------------------------------------------------
+# 1. pg_cancel_backend during a delayed answer.
+# ---------------------------------------------------------------------------
+standin('faults', '[{"delay_ms": 30000, "times": 1}]');
+my ($secs, $out, $err) = interrupt_case($a, $lookup, 'delayed answer',
+	sub { psql_do($db, "SELECT pg_cancel_backend($a->{pid})") });
+like($err, qr/ERROR:\s+57014: canceling statement due to user request/,
+	'delayed answer: canceled with SQLSTATE 57014');
+cmp_ok($secs, '<', $prompt_bound, sprintf('delayed answer: the cancel landed in %.2f s', $secs));
+is(session_query($a, $lookup), '+15550000001', 'delayed answer: the session works after the cancel');
+
+# ---------------------------------------------------------------------------
+# 2. pg_cancel_backend while sleeping before a retry.
+# ---------------------------------------------------------------------------
+standin('faults', '[{"status": 503, "times": 1, "headers": {"Retry-After": "30"}}]');
+($secs, $out, $err) = interrupt_case($a, $lookup, 'retry sleep',
+	sub { psql_do($db, "SELECT pg_cancel_backend($a->{pid})") });
+like($err, qr/ERROR:\s+57014: canceling statement due to user request/,
+	'retry sleep: canceled with SQLSTATE 57014');
+cmp_ok($secs, '<', $prompt_bound, sprintf('retry sleep: the cancel landed in %.2f s', $secs));
+is(session_query($a, $lookup), '+15550000001', 'retry sleep: the session works after the cancel');
+
+# ---------------------------------------------------------------------------
+# 3. Ctrl-C: SIGINT to psql, which sends a cancel request.  psql running a
+#    script (as here, on a pipe) then stops the script and exits with 3.
+# ---------------------------------------------------------------------------
+{
+	my $c = session_start();
+	standin('faults', '[{"delay_ms": 30000, "times": 1}]');
+	my $requests_before = standin_stat('requests');
+	session_send($c, $lookup);
+	ok(wait_for(sub { standin_stat('requests') > $requests_before }),
+		'Ctrl-C: the stand-in received the request');
+	ok(wait_for(sub { backend_waiting($c->{pid}) }), 'Ctrl-C: the backend waits in the FDW');
+	sleep 0.2;
+	my $t0 = time;
+	$c->{h}->signal('INT');
+	eval { $c->{h}->finish };
+	my $secs = time - $t0;
+	like($c->{err}, qr/ERROR:\s+57014: canceling statement due to user request/,
+		'Ctrl-C: canceled with SQLSTATE 57014');
+	cmp_ok($secs, '<', $prompt_bound, sprintf('Ctrl-C: the cancel landed in %.2f s', $secs));
+	ok(wait_for(sub { backend_gone($c->{pid}) }), 'Ctrl-C: psql ended its session');
+}
+
+# A list scan and concurrent lookups canceled alike.
+standin('faults', '[{"delay_ms": 30000, "times": 8}]');
+($secs, $out, $err) = interrupt_case($a,
+	"SELECT count(*) FROM phone_numbers WHERE id = ANY (ARRAY(SELECT format('00000000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid FROM generate_series(1, 8) i));",
+	'8 concurrent lookups', sub { psql_do($db, "SELECT pg_cancel_backend($a->{pid})") });
+like($err, qr/ERROR:\s+57014/, '8 concurrent lookups: canceled with SQLSTATE 57014');
+cmp_ok($secs, '<', $prompt_bound, sprintf('8 concurrent lookups: the cancel landed in %.2f s', $secs));
+standin('faults', '[]');
+is(session_query($a, "SELECT count(*) FROM phone_numbers WHERE id = ANY (ARRAY(SELECT format('00000000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid FROM generate_series(1, 8) i));"),
+	'8', '8 concurrent lookups: the session works after the cancel');
+
+# ---------------------------------------------------------------------------
+# 4. pg_terminate_backend, in both waits: the backend ends, the server stays.
+# ---------------------------------------------------------------------------
+for my $case (
+	[ 'delayed answer', '[{"delay_ms": 30000, "times": 1}]' ],
+	[ 'retry sleep', '[{"status": 503, "times": 1, "headers": {"Retry-After": "30"}}]' ])
+{
+	my ($what, $faults) = @$case;
+	my $b = session_start();
+	standin('faults', $faults);
+	my $requests_before = standin_stat('requests');
+	session_send($b, $lookup);
+	ok(wait_for(sub { standin_stat('requests') > $requests_before }),
+		"terminate, $what: the stand-in received the request");
+	ok(wait_for(sub { backend_waiting($b->{pid}) }), "terminate, $what: the backend waits in the FDW");
+	sleep 0.2;
+	my $t0 = time;
+	is(psql_do($db, "SELECT pg_terminate_backend($b->{pid}, 10000)"), 't',
+		"terminate, $what: pg_terminate_backend reports the backend gone");
+	my $secs = time - $t0;
+	cmp_ok($secs, '<', $prompt_bound, sprintf('terminate, %s: the backend ended in %.2f s', $what, $secs));
+	ok(backend_gone($b->{pid}), "terminate, $what: no such backend any more");
+	# psql (running a script) reports the lost connection and exits
+	eval { $b->{h}->finish };
+	like($b->{err}, qr/terminating connection due to administrator command|server closed the connection/,
+		"terminate, $what: the client was told");
+}
+
+# ---------------------------------------------------------------------------
+# The server stayed up the whole time, and sessions work.
+# ---------------------------------------------------------------------------
+standin('faults', '[]');
+is(session_query($witness, 'SELECT 42;'), '42', 'the witness session survived: no backend crashed');
+is(session_query($witness, $lookup), '+15550000001', 'the witness session runs lookups');
+is(session_query($a, $lookup), '+15550000001', 'the canceled session still runs lookups');
+is(psql_do($db, $lookup), '+15550000001', 'a new session runs lookups');
+
+for my $s ($a, $witness)
+{
+	$s->{in} .= "\\q\n";
+	$s->{h}->finish;
+}
+standin('reset', '{}');
+psql_do('postgres', "DROP DATABASE $db");
+
+done_testing();
