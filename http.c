@@ -39,7 +39,9 @@
 #include <curl/curl.h>
 
 #include "access/xact.h"
+#if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
+#endif
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -47,7 +49,11 @@
 #include "storage/proc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#if PG_VERSION_NUM >= 140000
 #include "utils/wait_event.h"
+#else
+#include "pgstat.h"
+#endif
 
 #include "topcalls_fdw.h"
 
@@ -1200,7 +1206,11 @@ tc_backoff_ms(int retry)
 	if (retry - 1 < 16)
 		ceiling = Min(ceiling, (long) TC_RETRY_BASE_MS << Max(retry - 1, 0));
 
+#if PG_VERSION_NUM >= 150000
 	return (long) (pg_prng_double(&pg_global_prng_state) * (ceiling + 1));
+#else
+	return (long) (((double) random() / ((double) MAX_RANDOM_VALUE + 1)) * (ceiling + 1));
+#endif
 }
 
 /*

@@ -40,6 +40,9 @@ TC_PACKAGES=(
 	libipc-run-perl
 	perl
 	nghttp2-server		# nghttpd: the HTTP/2 server of test/check-http2.sh
+	python3-psycopg2	# test/chaos.py, the driver of test/check-chaos.sh
+	libasan8		# test/check-sanitizer.sh: gcc's ASan/LSan runtime
+	libubsan1		# ... and its UBSan runtime
 )
 
 # State for tc_cleanup.
