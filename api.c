@@ -204,8 +204,19 @@ typedef struct TcJsonScan
 	const char *p;
 	const char *end;
 	int			depth;
+	int64		values;			/* values seen, containers included */
+	int64		containers;		/* objects and arrays seen */
 	const char *error;
 } TcJsonScan;
+
+/*
+ * json-c spends some 70 bytes on a scalar and some 800 on an object (its hash
+ * table), so a few MB of "[{},{},...]" would cost GBs of memory, well within
+ * max_response_bytes: bound what one answer may hold.  A page of 200 phone
+ * numbers holds some 4000 values and 400 containers.
+ */
+#define TC_JSON_MAX_VALUES		1000000
+#define TC_JSON_MAX_CONTAINERS	50000
 
 static bool tc_scan_value(TcJsonScan *sc);
 
@@ -299,9 +310,32 @@ tc_scan_digits(TcJsonScan *sc)
 	return sc->p > start;
 }
 
+/*
+ * Does the integer literal [start, end) fit in int64, or in uint64 when it is
+ * not negative?  json-c 0.16 silently saturates the others (it reads
+ * 123456789012345678901234567890 as 18446744073709551615), so they are
+ * refused rather than turned into another number.  JSON integers have no
+ * leading zeros, so comparing lengths, then digits, compares the values.
+ */
+static bool
+tc_integer_fits(const char *start, const char *end)
+{
+	bool		negative = (*start == '-');
+	const char *digits = start + (negative ? 1 : 0);
+	const char *limit = negative ? "9223372036854775808" : "18446744073709551615";
+	size_t		ndigits = end - digits;
+	size_t		nlimit = strlen(limit);
+
+	return ndigits < nlimit ||
+		(ndigits == nlimit && memcmp(digits, limit, nlimit) <= 0);
+}
+
 static bool
 tc_scan_number(TcJsonScan *sc)
 {
+	const char *start = sc->p;
+	bool		integer = true;
+
 	if (*sc->p == '-')
 		sc->p++;
 	if (sc->p < sc->end && *sc->p == '0')
@@ -310,18 +344,22 @@ tc_scan_number(TcJsonScan *sc)
 		return tc_scan_fail(sc, "a number is malformed");
 	if (sc->p < sc->end && *sc->p == '.')
 	{
+		integer = false;
 		sc->p++;
 		if (!tc_scan_digits(sc))
 			return tc_scan_fail(sc, "a number is malformed");
 	}
 	if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E'))
 	{
+		integer = false;
 		sc->p++;
 		if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
 			sc->p++;
 		if (!tc_scan_digits(sc))
 			return tc_scan_fail(sc, "a number is malformed");
 	}
+	if (integer && !tc_integer_fits(start, sc->p))
+		return tc_scan_fail(sc, "an integer does not fit in 64 bits");
 	return true;
 }
 
@@ -342,6 +380,8 @@ tc_scan_container(TcJsonScan *sc, char close, bool is_object)
 {
 	if (++sc->depth > TC_JSON_MAX_DEPTH)
 		return tc_scan_fail(sc, "the nesting is too deep");
+	if (++sc->containers > TC_JSON_MAX_CONTAINERS)
+		return tc_scan_fail(sc, "it holds too many objects and arrays");
 	sc->p++;
 	tc_scan_ws(sc);
 	if (sc->p < sc->end && *sc->p == close)
@@ -386,6 +426,8 @@ tc_scan_container(TcJsonScan *sc, char close, bool is_object)
 static bool
 tc_scan_value(TcJsonScan *sc)
 {
+	if (++sc->values > TC_JSON_MAX_VALUES)
+		return tc_scan_fail(sc, "it holds too many values");
 	tc_scan_ws(sc);
 	if (sc->p >= sc->end)
 		return tc_scan_fail(sc, "the JSON text ends too early");
@@ -419,6 +461,8 @@ tc_json_is_strict(const char *body, size_t len, const char **error)
 	sc.p = body;
 	sc.end = body + len;
 	sc.depth = 0;
+	sc.values = 0;
+	sc.containers = 0;
 	sc.error = NULL;
 	if (!tc_scan_value(&sc))
 	{

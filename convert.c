@@ -26,6 +26,15 @@
 /* Longest piece of a value quoted in the error context. */
 #define TC_CONTEXT_VALUE_LEN	60
 
+/* Longest message of an input function's ERROR passed on (see below). */
+#define TC_MAX_MESSAGE_LEN		1000
+
+/*
+ * Values up to this many bytes cannot make a message longer than
+ * TC_MAX_MESSAGE_LEN (input functions add a short sentence around them).
+ */
+#define TC_SHORT_VALUE_LEN		512
+
 /* What the error context callback needs to name the culprit. */
 typedef struct TcConvertContext
 {
@@ -55,6 +64,31 @@ tc_convert_error_callback(void *arg)
 	else
 		errcontext("column \"%s\" of foreign table \"%s\"",
 				   col->attname, ctx->conv->relname);
+}
+
+/*
+ * Rethrow the ERROR being handled, its message clipped.  Input functions
+ * quote the whole value in their message ("invalid input syntax for type
+ * uuid: \"...\""), and a value from the API can be megabytes long: the
+ * ERROR sent to the client and written to the server log would be as long.
+ * The context line already shows the start of the value.
+ */
+static void
+tc_rethrow_clipped(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	if (edata->message && strlen(edata->message) > TC_MAX_MESSAGE_LEN)
+	{
+		int			cut = pg_mbcliplen(edata->message, strlen(edata->message),
+									   TC_MAX_MESSAGE_LEN);
+
+		edata->message = psprintf("%.*s...", cut, edata->message);
+	}
+	ReThrowError(edata);
 }
 
 TcConverter *
@@ -184,8 +218,23 @@ tc_convert_object(TcConverter *conv, struct json_object *obj, const char *what)
 		 */
 		server_text = pg_any_to_server(text, (int) len, PG_UTF8);
 		ctx.value = server_text;
-		values[i] = InputFunctionCall(&col->infunc, server_text,
-									  col->ioparam, col->typmod);
+		if (len <= TC_SHORT_VALUE_LEN)
+			values[i] = InputFunctionCall(&col->infunc, server_text,
+										  col->ioparam, col->typmod);
+		else
+		{
+			/* only a long value can make a long message: skip the setjmp */
+			PG_TRY();
+			{
+				values[i] = InputFunctionCall(&col->infunc, server_text,
+											  col->ioparam, col->typmod);
+			}
+			PG_CATCH();
+			{
+				tc_rethrow_clipped(conv->rowcxt);
+			}
+			PG_END_TRY();
+		}
 		nulls[i] = false;
 	}
 

@@ -901,6 +901,12 @@ tc_fetch_page(TcScanState *state)
 	tc_require_api_key(&state->opts);
 	tc_api_list_request(&state->opts, state->page_limit, cursor, &req);
 	tc_http_run(&req, 1, &state->opts, &state->stats, tc_page_done, state);
+	if (cursor && state->page.next_cursor &&
+		strcmp(cursor, state->page.next_cursor) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid answer to %s", req.what),
+				 errdetail("Its \"next_cursor\" is the cursor of the request: the list would never end.")));
 	if (req.body)
 		pfree(req.body);
 	state->page_pos = 0;

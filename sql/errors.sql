@@ -92,6 +92,32 @@ SELECT standin_faults('[{"replace_body": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 \echo :LAST_ERROR_SQLSTATE
 
+-- integers json-c would silently saturate are refused
+SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": 123456789012345678901234567890}"}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
+SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": -9223372036854775809}"}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
+-- ... while the extremes that fit pass
+SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"a\": -9223372036854775808, \"b\": 18446744073709551615}"}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+-- a list whose next_cursor never changes would never end
+SELECT standin_reset();
+SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": [], \"next_cursor\": \"dGN+b2Zmc2V0PTEwO3Y9MQ==\"}"}]');
+SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS requests FROM standin_requests();
+-- a long value that does not convert: the message is clipped, the context
+-- shows the start of the value
+SELECT standin_faults(format('[{"replace_body": "{\"id\": \"%s\"}"}]', repeat('x', 3000))::jsonb);
+DO $$
+BEGIN
+  PERFORM id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+EXCEPTION WHEN OTHERS THEN
+  RAISE NOTICE 'sqlstate %, message of % characters ending in %', SQLSTATE, length(SQLERRM), right(SQLERRM, 5);
+END $$;
+
 -- a failed connection
 CREATE SERVER nowhere FOREIGN DATA WRAPPER topcalls_fdw
   OPTIONS (base_url 'http://127.0.0.1:1', max_retries '0', connect_timeout_ms '2000');
