@@ -23,3 +23,6 @@ REGRESS_OPTS = --load-extension=topcalls_fdw
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Every object depends on the one shared header (PGXS does not track it).
+$(OBJS): topcalls_fdw.h

@@ -99,7 +99,9 @@ tc_append_urlencoded(StringInfo buf, const char *s)
 	{
 		unsigned char c = (unsigned char) *s;
 
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+		/* not isalnum(): it follows the locale, and bytes >= 0x80 must be encoded */
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~')
 			appendStringInfoChar(buf, (char) c);
 		else
 		{
@@ -614,6 +616,32 @@ tc_attempts_note(const TcHttpRequest *req)
 }
 
 /*
+ * Text from the API or libcurl with the API key blanked out, should an API
+ * or a proxy ever echo it: what we quote ends up in logs.
+ */
+static char *
+tc_redact(const char *text, const TcOptions *opts)
+{
+	StringInfoData buf;
+	const char *key = opts->api_key;
+	size_t		keylen = key ? strlen(key) : 0;
+	const char *p = text;
+	const char *hit;
+
+	if (keylen == 0 || strstr(text, key) == NULL)
+		return (char *) text;
+	initStringInfo(&buf);
+	while ((hit = strstr(p, key)) != NULL)
+	{
+		appendBinaryStringInfo(&buf, p, hit - p);
+		appendStringInfoString(&buf, "[api_key]");
+		p = hit + keylen;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/*
  * Judge a finished request.  Returns true for a 2xx answer with a body to
  * parse, false for a 404 to a lookup (no such row); raises the ERROR the
  * user sees for everything else.
@@ -629,7 +657,7 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 	{
 		if (req->too_large)
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("the answer to %s is larger than max_response_bytes (" INT64_FORMAT " bytes)",
 							req->what, opts->max_response_bytes),
 					 errhint("Raise the server option max_response_bytes if the answer is expected to be this large.")));
@@ -642,7 +670,8 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 						req->what, tc_attempts_note(req)) :
 				 errmsg("request %s to the TopCalls API failed%s",
 						req->what, tc_attempts_note(req)),
-				 errdetail("%s", req->error ? req->error : "unknown error")));
+				 errdetail("The transfer failed: %s.",
+						   req->error ? tc_redact(req->error, opts) : "unknown error")));
 	}
 
 	if (req->status >= 200 && req->status < 300)
@@ -659,6 +688,10 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 				 errhint("Check the server option base_url.")));
 
 	tc_problem_text(req, &title, &detail);
+	if (title && title[0] == '\0')
+		title = NULL;
+	if (detail && detail[0] == '\0')
+		detail = NULL;
 	if (title || detail)
 		problem = psprintf("%s%s%s", title ? title : "",
 						   title && detail ? ": " : "", detail ? detail : "");
@@ -672,7 +705,7 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 			(errcode(ERRCODE_FDW_ERROR),
 			 errmsg("TopCalls API request %s failed with HTTP %ld%s",
 					req->what, req->status, tc_attempts_note(req)),
-			 errdetail("%s%s", problem,
+			 errdetail("%s%s", tc_redact(problem, opts),
 					   problem[strlen(problem) - 1] == '.' ? "" : "."),
 			 req->status == 401 ?
 			 errhint("Check the api_key option of the user mapping for server \"%s\".",

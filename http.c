@@ -1069,7 +1069,7 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(run->bodycxt);
 
-		errtext = psprintf("transfer too slow: fewer than %ld bytes received in the last %ld s",
+		errtext = psprintf("the answer arrived too slowly, fewer than %ld bytes received in the last %ld s",
 						   (long) TC_LOW_SPEED_LIMIT * run->low_speed_time,
 						   run->low_speed_time);
 		MemoryContextSwitchTo(oldcxt);

@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <math.h>
 
@@ -18,10 +19,12 @@
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -44,6 +47,7 @@ typedef enum TcOptionKind
 	TC_OPT_BYTES,
 	TC_OPT_NONNEG_REAL,
 	TC_OPT_STRING,
+	TC_OPT_FILE,
 	TC_OPT_SECRET,
 	TC_OPT_RESOURCE
 } TcOptionKind;
@@ -67,7 +71,7 @@ static const TcOptionDef tc_options[] = {
 	{"max_concurrency", TC_ON_SERVER, TC_OPT_POSITIVE_INT, 256},
 	{"max_retries", TC_ON_SERVER, TC_OPT_NONNEG_INT, 10},
 	{"max_response_bytes", TC_ON_SERVER, TC_OPT_BYTES, 0},
-	{"ca_file", TC_ON_SERVER, TC_OPT_STRING, 0},
+	{"ca_file", TC_ON_SERVER, TC_OPT_FILE, 0},
 	{"request_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
 	{"row_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
 	{"api_key", TC_ON_MAPPING, TC_OPT_SECRET, 0},
@@ -141,21 +145,21 @@ tc_valid_option_list(int where)
 	return buf.len > 0 ? buf.data : pstrdup("(none)");
 }
 
-/* Is the host at the start of "rest" (host[:port][/path]) a loopback one? */
+/*
+ * Is the host at the start of "rest" (host[:port][/path]) a loopback one?
+ * Only the canonical spellings count: inet_pton refuses "0127.0.0.1" and
+ * "127.-0.0.1", which libcurl would read as another address or a name.
+ */
 static bool
 tc_host_is_loopback(const char *rest)
 {
 	size_t		len;
 	char		host[256];
-	int			a, b, c, d;
-	char		tail;
+	struct in_addr addr;
 
 	if (rest[0] == '[')
-	{
-		const char *close = strchr(rest, ']');
-
-		return close != NULL && close - rest == 4 && strncmp(rest, "[::1]", 5) == 0;
-	}
+		return strncmp(rest, "[::1]", 5) == 0 &&
+			(rest[5] == '\0' || rest[5] == ':' || rest[5] == '/');
 	len = strcspn(rest, ":/");
 	if (len == 0 || len >= sizeof(host))
 		return false;
@@ -163,10 +167,8 @@ tc_host_is_loopback(const char *rest)
 	host[len] = '\0';
 	if (pg_strcasecmp(host, "localhost") == 0)
 		return true;
-	if (sscanf(host, "%d.%d.%d.%d%c", &a, &b, &c, &d, &tail) == 4 &&
-		a == 127 && b >= 0 && b <= 255 && c >= 0 && c <= 255 && d >= 0 && d <= 255)
-		return true;
-	return false;
+	return inet_pton(AF_INET, host, &addr) == 1 &&
+		(ntohl(addr.s_addr) >> 24) == 127;
 }
 
 /*
@@ -240,10 +242,10 @@ static int64
 tc_parse_bytes(const TcOptionDef *def, const char *value)
 {
 	char	   *end;
-	int64		result;
+	long long	result;
 
 	errno = 0;
-	result = strtoi64(value, &end, 10);
+	result = strtoll(value, &end, 10);
 	if (errno != 0 || end == value || *end != '\0' || result < 1024 ||
 		result > (int64) MaxAllocSize)
 		ereport(ERROR,
@@ -331,6 +333,7 @@ tc_check_value(const TcOptionDef *def, const char *value)
 				}
 			}
 			/* FALLTHROUGH */
+		case TC_OPT_FILE:
 		case TC_OPT_STRING:
 			if (value[0] == '\0')
 				ereport(ERROR,
@@ -339,6 +342,27 @@ tc_check_value(const TcOptionDef *def, const char *value)
 								def->name)));
 			break;
 	}
+}
+
+/*
+ * An option naming a file the backend opens lets its setter probe the
+ * server's files through the errors it gets back: the same rule as
+ * file_fdw's "filename".
+ */
+static void
+tc_check_file_privilege(const TcOptionDef *def)
+{
+#if PG_VERSION_NUM >= 140000
+	Oid			reader = ROLE_PG_READ_SERVER_FILES;
+#else
+	Oid			reader = DEFAULT_ROLE_READ_SERVER_FILES;
+#endif
+
+	if (!superuser() && !has_privs_of_role(GetUserId(), reader))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set option \"%s\"", def->name),
+				 errdetail("Only superusers and roles with the privileges of pg_read_server_files may set it, since it names a file the server reads.")));
 }
 
 /*
@@ -374,6 +398,8 @@ topcalls_fdw_validator(PG_FUNCTION_ARGS)
 					 : errhint("There are no valid options in this context.")));
 		}
 		tc_check_value(def, defGetString(d));
+		if (def->kind == TC_OPT_FILE)
+			tc_check_file_privilege(def);
 	}
 
 	PG_RETURN_VOID();
@@ -394,6 +420,7 @@ tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(*opts));
+	opts->userid = userid;
 	opts->serverid = server->serverid;
 	opts->servername = server->servername;
 	opts->base_url = TC_DEFAULT_BASE_URL;
@@ -480,14 +507,17 @@ tc_require_api_key(const TcOptions *opts)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("user mapping not found for user \"%s\" and server \"%s\"",
-						GetUserNameFromId(GetUserId(), false), opts->servername),
-				 errhint("Create one with CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (api_key '...').",
+						GetUserNameFromId(opts->userid, false), opts->servername),
+				 errhint("Create one with CREATE USER MAPPING FOR %s SERVER %s OPTIONS (api_key '...').",
+						 quote_identifier(GetUserNameFromId(opts->userid, false)),
 						 quote_identifier(opts->servername))));
 	if (opts->api_key == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("user mapping for server \"%s\" has no api_key", opts->servername),
-				 errhint("Add it with ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD api_key '...').",
+				 errmsg("user mapping for user \"%s\" and server \"%s\" has no api_key",
+						GetUserNameFromId(opts->userid, false), opts->servername),
+				 errhint("Add it with ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD api_key '...').",
+						 quote_identifier(GetUserNameFromId(opts->userid, false)),
 						 quote_identifier(opts->servername))));
 }
 

@@ -50,6 +50,12 @@ PG_MODULE_MAGIC;
 /* Ids looked up per round of concurrent requests; bounds a scan's bodies. */
 #define TC_LOOKUP_BATCH			1024
 
+/*
+ * Ids a scan remembers across rescans, so that a nested loop fetches each
+ * outer id once; past this the cache starts afresh, bounding its memory.
+ */
+#define TC_CACHE_MAX_IDS		10000
+
 /* Row estimate of a table never analyzed and without a "rows" option. */
 #define TC_DEFAULT_TABLE_ROWS	1000.0
 
@@ -91,7 +97,8 @@ typedef struct TcScanState
 {
 	TcOptions	opts;
 	TcConverter *conv;
-	MemoryContext scancxt;		/* the scan's life: cache, cursor */
+	MemoryContext scancxt;		/* the scan's life */
+	MemoryContext cachecxt;		/* the id cache and its tuples */
 	MemoryContext batchcxt;		/* one list page or one round of lookups */
 
 	bool		lookup;
@@ -104,7 +111,8 @@ typedef struct TcScanState
 	char	  **ids;			/* distinct normalized ids, sorted */
 	int			nids;
 	int			next_id;
-	HTAB	   *cache;			/* id -> TcCacheEntry, kept across rescans */
+	HTAB	   *cache;			/* id -> TcCacheEntry, kept across rescans
+								 * until it holds TC_CACHE_MAX_IDS */
 
 	/* list */
 	bool		list_started;
@@ -139,6 +147,7 @@ static bool tcAnalyzeForeignTable(Relation relation,
 								  BlockNumber *totalpages);
 static List *tcImportForeignSchema(ImportForeignSchemaStmt *stmt,
 								   Oid serverOid);
+static void tc_cache_reset(TcScanState *state);
 
 /*
  * Only catalog callbacks here: curl is initialised lazily by http.c in the
@@ -378,7 +387,8 @@ tc_cost_lookups(const TcRelInfo *info, double nids, double rows,
 {
 	double		rounds = ceil(nids / info->opts.max_concurrency);
 
-	*startup = info->opts.request_cost;
+	/* no ids (id = ANY('{}')) means no request at all */
+	*startup = nids > 0 ? info->opts.request_cost : 0;
 	*total = rounds * info->opts.request_cost +
 		nids * info->opts.row_cost + rows * cpu_tuple_cost;
 }
@@ -584,8 +594,7 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 	EState	   *estate = node->ss.ps.state;
 	Relation	rel = node->ss.ss_currentRelation;
 	TcScanState *state;
-	HASHCTL		hctl;
-
+	
 	/* plain EXPLAIN contacts nothing and needs no state */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -607,10 +616,26 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 	state->lookup = intVal(list_nth(fsplan->fdw_private, TC_PRIV_LOOKUP)) != 0;
 	state->id_exprs = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
+	state->cachecxt = AllocSetContextCreate(state->scancxt,
+											"topcalls_fdw id cache",
+											ALLOCSET_DEFAULT_SIZES);
+	tc_cache_reset(state);
+}
+
+/*
+ * Start the scan's id cache afresh, freeing the tuples it held.  Nothing
+ * returned from the cache may be in use: callers clear the scan slot first.
+ */
+static void
+tc_cache_reset(TcScanState *state)
+{
+	HASHCTL		hctl;
+
+	MemoryContextReset(state->cachecxt);
 	memset(&hctl, 0, sizeof(hctl));
 	hctl.keysize = TC_ID_BUFSIZE;
 	hctl.entrysize = sizeof(TcCacheEntry);
-	hctl.hcxt = state->scancxt;
+	hctl.hcxt = state->cachecxt;
 #if PG_VERSION_NUM >= 140000
 	state->cache = hash_create("topcalls_fdw ids", 64, &hctl,
 							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
@@ -784,7 +809,7 @@ tc_lookup_done(TcHttpRequest *req, void *arg)
 
 	if (tc_api_check_answer(req, true, &state->opts))
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(state->scancxt);
+		MemoryContext oldcxt = MemoryContextSwitchTo(state->cachecxt);
 
 		tuple = tc_convert_single(state->conv, req);
 		MemoryContextSwitchTo(oldcxt);
@@ -797,19 +822,29 @@ tc_lookup_done(TcHttpRequest *req, void *arg)
 	if (req->body)
 		pfree(req->body);
 	req->body = NULL;
+	if (req->content_type)
+		pfree(req->content_type);
+	req->content_type = NULL;
 	return true;
 }
 
 /* Look up, concurrently, the next round of ids not already in the cache. */
 static void
-tc_fetch_by_ids(TcScanState *state, int from)
+tc_fetch_by_ids(TcScanState *state, TupleTableSlot *slot, int from)
 {
 	TcHttpRequest *reqs;
 	TcLookupRound round;
 	int			nreqs = 0;
 	int			i;
-	MemoryContext oldcxt = MemoryContextSwitchTo(state->batchcxt);
+	MemoryContext oldcxt;
 
+	if (hash_get_num_entries(state->cache) + TC_LOOKUP_BATCH > TC_CACHE_MAX_IDS)
+	{
+		ExecClearTuple(slot);
+		tc_cache_reset(state);
+	}
+
+	oldcxt = MemoryContextSwitchTo(state->batchcxt);
 	reqs = palloc(sizeof(TcHttpRequest) * Min(TC_LOOKUP_BATCH, state->nids - from));
 	round.state = state;
 	round.ids = palloc(sizeof(char *) * Min(TC_LOOKUP_BATCH, state->nids - from));
@@ -854,7 +889,7 @@ tc_iterate_lookups(ForeignScanState *node, TcScanState *state)
 		entry = hash_search(state->cache, id, HASH_FIND, NULL);
 		if (entry == NULL)
 		{
-			tc_fetch_by_ids(state, state->next_id);
+			tc_fetch_by_ids(state, slot, state->next_id);
 			entry = hash_search(state->cache, id, HASH_FIND, NULL);
 			Assert(entry != NULL);
 		}
@@ -1020,6 +1055,16 @@ tc_copy_tuple_to(MemoryContext cxt, HeapTuple tuple)
 	return copy;
 }
 
+static double
+tc_random_fract(ReservoirState rstate)
+{
+#if PG_VERSION_NUM >= 150000
+	return sampler_random_fract(&rstate->randstate);
+#else
+	return sampler_random_fract(rstate->randstate);
+#endif
+}
+
 static int
 tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 					   int targrows, double *totalrows, double *totaldeadrows)
@@ -1028,6 +1073,7 @@ tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	ReservoirStateData rstate;
 	MemoryContext samplecxt = CurrentMemoryContext;
 	double		seen = 0;
+	double		rowstoskip = -1;
 	int			nsampled = 0;
 	int			i;
 
@@ -1053,15 +1099,17 @@ tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 				rows[nsampled++] = tc_copy_tuple_to(samplecxt, tuple);
 			else
 			{
-				double		skip = reservoir_get_next_S(&rstate, seen, targrows);
-
-				if (skip < 1)
+				/* Vitter's algorithm: draw how many rows to skip, not a coin per row */
+				if (rowstoskip < 0)
+					rowstoskip = reservoir_get_next_S(&rstate, seen, targrows);
+				if (rowstoskip <= 0)
 				{
-					int			k = (int) (targrows * sampler_random_fract(&rstate.randstate));
+					int			k = (int) (targrows * tc_random_fract(&rstate));
 
 					heap_freetuple(rows[k]);
 					rows[k] = tc_copy_tuple_to(samplecxt, tuple);
 				}
+				rowstoskip -= 1;
 			}
 			seen += 1;
 		}
@@ -1098,6 +1146,13 @@ tcImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	ForeignServer *server = GetForeignServer(serverOid);
 	List	   *commands = NIL;
 	const TcResource *r;
+
+	if (stmt->options != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"%s\"",
+						((DefElem *) linitial(stmt->options))->defname),
+				 errhint("IMPORT FOREIGN SCHEMA of topcalls_fdw takes no options.")));
 
 	if (strcmp(stmt->remote_schema, "topcalls") != 0)
 		ereport(ERROR,

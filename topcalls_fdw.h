@@ -33,6 +33,7 @@ struct json_object;				/* json-c's tree, opaque here */
 /* Everything a scan needs, merged from server, user mapping and table. */
 typedef struct TcOptions
 {
+	Oid			userid;			/* whose user mapping applies */
 	Oid			serverid;
 	Oid			umid;			/* user mapping OID, InvalidOid if none */
 	char	   *servername;

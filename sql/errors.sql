@@ -35,6 +35,10 @@ SELECT count(*) FROM topcalls_phone_numbers;
 SELECT standin_faults('[{"status": 500, "json": {"status": 500, "title": "Internal Server Error"}}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 \echo :LAST_ERROR_SQLSTATE
+-- an empty title, and a proxy that echoes the key: never quoted back
+SELECT standin_faults('[{"status": 500, "json": {"title": "", "detail": "Bad key tc_test_key for Bearer tc_test_key"}}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
 -- 404 on the list is an error, not an empty table
 SELECT standin_faults('[{"kind": "list", "status": 404, "json": {"status": 404, "title": "Not Found", "detail": "No such endpoint."}}]');
 SELECT count(*) FROM topcalls_phone_numbers;

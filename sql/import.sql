@@ -18,4 +18,5 @@ SELECT relname FROM pg_class WHERE relnamespace = 'excepted'::regnamespace;
 IMPORT FOREIGN SCHEMA topcalls LIMIT TO (calls) FROM SERVER topcalls INTO excepted;
 SELECT relname FROM pg_class WHERE relnamespace = 'excepted'::regnamespace;
 IMPORT FOREIGN SCHEMA other FROM SERVER topcalls INTO excepted;
+IMPORT FOREIGN SCHEMA topcalls FROM SERVER topcalls INTO excepted OPTIONS (import_default 'true');
 DROP SCHEMA excepted CASCADE;

@@ -28,6 +28,10 @@ CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url 'https://u
 -- plain http only to this machine: the key would travel in clear
 CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url 'http://api.topcalls.ai');
 CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url 'http://127.0.0.1.example.com');
+-- ... and only in canonical form: libcurl reads 0127.0.0.1 as 87.0.0.1
+CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url 'http://0127.0.0.1');
+CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url 'http://127.-0.0.1');
+CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url 'http://[::1]x');
 CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (ca_file '');
 CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (timeout_ms '1', timeout_ms '2');
 CREATE FOREIGN TABLE bad_table (id uuid) SERVER topcalls OPTIONS (resource 'calls');
@@ -54,6 +58,21 @@ SELECT attname, attfdwoptions FROM pg_attribute
 
 -- the key lives in the user mapping, which other users cannot read
 CREATE ROLE tc_other_user;
+-- ca_file names a file the server opens: only for superusers and
+-- pg_read_server_files, as file_fdw's filename
+GRANT USAGE ON FOREIGN DATA WRAPPER topcalls_fdw TO tc_other_user;
+SET ROLE tc_other_user;
+CREATE SERVER theirs FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (ca_file '/etc/passwd');
+CREATE SERVER theirs FOREIGN DATA WRAPPER topcalls_fdw;
+ALTER SERVER theirs OPTIONS (ADD ca_file '/etc/passwd');
+RESET ROLE;
+GRANT pg_read_server_files TO tc_other_user;
+SET ROLE tc_other_user;
+ALTER SERVER theirs OPTIONS (ADD ca_file '/etc/ssl/certs/ca-certificates.crt');
+RESET ROLE;
+DROP SERVER theirs;
+REVOKE USAGE ON FOREIGN DATA WRAPPER topcalls_fdw FROM tc_other_user;
+REVOKE pg_read_server_files FROM tc_other_user;
 SET ROLE tc_other_user;
 SELECT umoptions FROM pg_user_mappings WHERE srvname = 'good';
 RESET ROLE;

@@ -15,7 +15,7 @@
 #       page, with nine rows already converted and a json-c tree to free
 #    5. timeout_ms of 5 ms                (HV000 or HV00N)
 #    6. statement_timeout of 20 ms        (57014)
-#    7. a gzip bomb over max_response_bytes (HV00K)
+#    7. a gzip bomb over max_response_bytes (HV000)
 #    8. 502, retried once, then final     (HV000)
 #    9. concurrent lookups: one 500 while three other transfers are still
 #       running and must be abandoned      (HV000)
@@ -130,7 +130,7 @@ my @cycle = (
 	[ 'timeout_ms', [qw(HV000 HV00N)], "SELECT * FROM pn_hasty WHERE id = '" . id(3) . "';" ],
 	[ 'statement_timeout', [qw(57014)],
 		"SET statement_timeout = '20ms'; SELECT * FROM pn WHERE id = '" . id(3) . "'; RESET statement_timeout;" ],
-	[ 'too large', [qw(HV00K)], "SELECT * FROM pn WHERE id = '" . id(5) . "';" ],
+	[ 'too large', [qw(HV000)], "SELECT * FROM pn WHERE id = '" . id(5) . "';" ],
 	[ '502 retried', [qw(HV000)], "SELECT * FROM pn_retrying WHERE id = '" . id(6) . "';" ],
 	[ 'concurrent', [qw(HV000)],
 		"SELECT * FROM pn WHERE id = ANY ('{" . join(',', id(8), id(9), id(10), id(1)) . "}');" ],
