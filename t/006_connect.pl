@@ -102,7 +102,7 @@ is($out, '+15550000001', '... and the session works after');
 ($ok, $out, $err, $secs) = psql_try("SELECT * FROM t_hang_http WHERE id = '$id1';\n$works");
 like($err, qr/ERROR:\s+HV000: request GET \S+ to the TopCalls API failed\n/,
 	'no answer: HV000, without retries');
-like($err, qr/DETAIL:\s+Operation timed out after \d+ milliseconds with 0 bytes received/,
+like($err, qr/DETAIL:\s+The transfer failed: Operation timed out after \d+ milliseconds with 0 bytes received/,
 	'... the detail says it timed out');
 cmp_ok($secs, '<', $bound, sprintf('... after %.2f s: timeout_ms', $secs));
 is($out, '+15550000001', '... and the session works after');
