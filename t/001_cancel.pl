@@ -23,14 +23,15 @@
 use strict;
 use warnings;
 
-use HTTP::Tiny;
+use FindBin;
+use lib $FindBin::RealBin;
+
 use IPC::Run ();
+use TcTap qw(require_env psql_cmd psql_do standin create_db add_server);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-my $pghost = $ENV{TC_PGHOST} or plan skip_all => 'TC_PGHOST not set (run me from test/run-tests.sh)';
-my $pgport = $ENV{TC_PGPORT} or plan skip_all => 'TC_PGPORT not set';
-my $api_url = $ENV{TC_API_URL} or plan skip_all => 'TC_API_URL not set';
+my (undef, undef, $api_url) = require_env(qw(TC_PGHOST TC_PGPORT TC_API_URL));
 
 # psql sessions that the test ends may go before we stop writing to them
 $SIG{PIPE} = 'IGNORE';
@@ -42,34 +43,6 @@ my $lookup = "SELECT number FROM phone_numbers WHERE id = '$id1';";
 my $prompt_bound = 5;
 # How long to wait for a state we poll for.
 my $poll_limit = 20;
-
-my @psql = ('psql', '-X', '-h', $pghost, '-p', $pgport, '-U', 'postgres');
-
-# One-shot psql; returns stdout (trimmed), dies on failure.
-sub psql_do
-{
-	my ($dbname, $sql) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ @psql, '-At', '-v', 'ON_ERROR_STOP=1', '-d', $dbname, '-c', $sql ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "psql failed: $sql\n$err";
-	chomp $out;
-	return $out;
-}
-
-# The stand-in's admin API.
-my $http = HTTP::Tiny->new(timeout => 30);
-
-sub standin
-{
-	my ($action, $body) = @_;
-	my $res = defined $body
-	  ? $http->post("$api_url/_admin/$action",
-		{ headers => { 'Content-Type' => 'application/json' }, content => $body })
-	  : $http->get("$api_url/_admin/$action");
-	die "stand-in $action: $res->{status} $res->{content}" unless $res->{success};
-	return $res->{content};
-}
 
 sub standin_stat
 {
@@ -100,7 +73,7 @@ sub session_start
 	my $s = { in => '', out => '', err => '' };
 	$s->{timer} = IPC::Run::timeout(120);
 	$s->{h} = IPC::Run::start(
-		[ @psql, '-q', '-At', '-d', $db, '-v', 'VERBOSITY=verbose' ],
+		[ psql_cmd(), '-q', '-At', '-d', $db, '-v', 'VERBOSITY=verbose' ],
 		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err}, $s->{timer});
 	$s->{pid} = session_query($s, 'SELECT pg_backend_pid();');
 	return $s;
@@ -152,12 +125,8 @@ sub backend_gone
 # ---------------------------------------------------------------------------
 # Setup: a database of our own, the extension, server, mapping and table.
 # ---------------------------------------------------------------------------
-psql_do('postgres', "DROP DATABASE IF EXISTS $db WITH (FORCE)");
-psql_do('postgres', "CREATE DATABASE $db");
-psql_do($db, 'CREATE EXTENSION topcalls_fdw');
-psql_do($db, "CREATE SERVER topcalls FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url '$api_url')");
-psql_do($db, "CREATE USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (api_key 'tc_test_key')");
-psql_do($db, 'CREATE FOREIGN TABLE phone_numbers (id uuid, number text) SERVER topcalls');
+create_db($db);
+add_server($db, 'topcalls', "base_url '$api_url'", 'phone_numbers (id uuid, number text)');
 standin('reset', '{}');
 
 my $witness = session_start();

@@ -49,68 +49,35 @@
 use strict;
 use warnings;
 
-use HTTP::Tiny;
+use FindBin;
+use lib $FindBin::RealBin;
+
 use IPC::Run ();
+use TcTap qw(require_env psql_cmd psql_do standin create_db add_server);
 use Test::More;
 
-my $pghost = $ENV{TC_PGHOST} or plan skip_all => 'TC_PGHOST not set (run me from test/run-tests.sh)';
-my $pgport = $ENV{TC_PGPORT} or plan skip_all => 'TC_PGPORT not set';
-my $api_url = $ENV{TC_API_URL} or plan skip_all => 'TC_API_URL not set';
+my (undef, undef, $api_url) = require_env(qw(TC_PGHOST TC_PGPORT TC_API_URL));
 
 my $db = 'tc_tap_leaks';
 my $cycles = 100;
 my $warmup_cycles = 10;
 my $half_cycles = 55;
-my @psql = ('psql', '-X', '-h', $pghost, '-p', $pgport, '-U', 'postgres');
-
-sub psql_do
-{
-	my ($dbname, $sql) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ @psql, '-At', '-v', 'ON_ERROR_STOP=1', '-d', $dbname, '-c', $sql ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "psql failed: $sql\n$err";
-	chomp $out;
-	return $out;
-}
-
-my $http = HTTP::Tiny->new(timeout => 30);
-
-sub standin
-{
-	my ($action, $body) = @_;
-	my $res = $http->post("$api_url/_admin/$action",
-		{ headers => { 'Content-Type' => 'application/json' }, content => $body });
-	die "stand-in $action: $res->{status} $res->{content}" unless $res->{success};
-	return $res->{content};
-}
 
 sub id { return sprintf('00000000-0000-4000-8000-%012d', shift) }
 
 # ---------------------------------------------------------------------------
 # Setup
 # ---------------------------------------------------------------------------
-psql_do('postgres', "DROP DATABASE IF EXISTS $db WITH (FORCE)");
-psql_do('postgres', "CREATE DATABASE $db");
-psql_do($db, <<"EOS");
-CREATE EXTENSION topcalls_fdw;
-CREATE SERVER topcalls FOREIGN DATA WRAPPER topcalls_fdw
-  OPTIONS (base_url '$api_url', max_retries '0', max_response_bytes '65536');
-CREATE SERVER retrying FOREIGN DATA WRAPPER topcalls_fdw
-  OPTIONS (base_url '$api_url', max_retries '1');
-CREATE SERVER hasty FOREIGN DATA WRAPPER topcalls_fdw
-  OPTIONS (base_url '$api_url', max_retries '0', timeout_ms '5', connect_timeout_ms '5');
-CREATE USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (api_key 'tc_test_key');
-CREATE USER MAPPING FOR CURRENT_USER SERVER retrying OPTIONS (api_key 'tc_test_key');
-CREATE USER MAPPING FOR CURRENT_USER SERVER hasty OPTIONS (api_key 'tc_test_key');
-CREATE FOREIGN TABLE pn (id uuid, number text, label text) SERVER topcalls;
-CREATE FOREIGN TABLE pn_retrying (id uuid, number text) SERVER retrying;
-CREATE FOREIGN TABLE pn_hasty (id uuid, number text) SERVER hasty;
--- number is "+1555...": not an integer
-CREATE FOREIGN TABLE pn_int (id uuid, num int OPTIONS (field 'number')) SERVER topcalls;
--- labels are "Line 1" ... "Line 9", then "Line 10": too long from row 10 on
-CREATE FOREIGN TABLE pn_short (id uuid, label varchar(6)) SERVER topcalls;
-EOS
+create_db($db);
+add_server($db, 'topcalls', "base_url '$api_url', max_retries '0', max_response_bytes '65536'",
+	'pn (id uuid, number text, label text)',
+	# number is "+1555...": not an integer
+	"pn_int (id uuid, num int OPTIONS (field 'number'))",
+	# labels are "Line 1" ... "Line 9", then "Line 10": too long from row 10 on
+	'pn_short (id uuid, label varchar(6))');
+add_server($db, 'retrying', "base_url '$api_url', max_retries '1'", 'pn_retrying (id uuid, number text)');
+add_server($db, 'hasty', "base_url '$api_url', max_retries '0', timeout_ms '5', connect_timeout_ms '5'",
+	'pn_hasty (id uuid, number text)');
 standin('reset', '{}');
 standin('faults', '[
   {"kind": "lookup", "path_regex": "0001$", "status": 500},
@@ -168,7 +135,7 @@ sub part
 
 my ($in, $out) = ("\\set VERBOSITY sqlstate\n", '');
 # errors (stderr) into the same stream as the \echo lines, to keep the order
-my $h = IPC::Run::start([ @psql, '-q', '-At', '-d', $db ],
+my $h = IPC::Run::start([ psql_cmd(), '-q', '-At', '-d', $db ],
 	'<', \$in, '>&', \$out, IPC::Run::timeout(600));
 my @open_files;
 for my $part ([ 1, $warmup_cycles ], [ $warmup_cycles + 1, $half_cycles ], [ $half_cycles + 1, $cycles ])

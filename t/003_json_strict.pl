@@ -15,46 +15,17 @@
 use strict;
 use warnings;
 
-use HTTP::Tiny;
-use IPC::Run ();
+use FindBin;
+use lib $FindBin::RealBin;
+
+use TcTap qw(require_env set_psql_verbosity psql_try psql_do standin create_db add_server);
 use Test::More;
 
-my $pghost = $ENV{TC_PGHOST} or plan skip_all => 'TC_PGHOST not set (run me from test/run-tests.sh)';
-my $pgport = $ENV{TC_PGPORT} or plan skip_all => 'TC_PGPORT not set';
-my $api_url = $ENV{TC_API_URL} or plan skip_all => 'TC_API_URL not set';
+my (undef, undef, $api_url) = require_env(qw(TC_PGHOST TC_PGPORT TC_API_URL));
+set_psql_verbosity('verbose');
 
 my $db = 'tc_tap_json_strict';
-my @psql = ('psql', '-X', '-h', $pghost, '-p', $pgport, '-U', 'postgres');
 my $id1 = '00000000-0000-4000-8000-000000000001';
-
-# Runs SQL; returns (success, stdout, stderr).
-sub psql_try
-{
-	my ($dbname, $sql) = @_;
-	my ($out, $err) = ('', '');
-	my $ok = IPC::Run::run(
-		[ @psql, '-At', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-d', $dbname, '-c', $sql ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
-	chomp $out;
-	return ($ok, $out, $err);
-}
-
-sub psql_do
-{
-	my ($ok, $out, $err) = psql_try(@_);
-	die "psql failed: $_[1]\n$err" unless $ok;
-	return $out;
-}
-
-my $http = HTTP::Tiny->new(timeout => 30);
-
-sub standin
-{
-	my ($action, $body) = @_;
-	my $res = $http->post("$api_url/_admin/$action",
-		{ headers => { 'Content-Type' => 'application/json' }, content => $body });
-	die "stand-in $action: $res->{status} $res->{content}" unless $res->{success};
-}
 
 # A lookup answer whose JSON text is given, fields after the id.  In the
 # rule, \udcXX stands for the raw byte XX (the stand-in's surrogateescape);
@@ -66,12 +37,8 @@ sub answer_with
 	standin('faults', qq([{"kind": "lookup", "replace_body": "$body"}]));
 }
 
-psql_do('postgres', "DROP DATABASE IF EXISTS $db WITH (FORCE)");
-psql_do('postgres', "CREATE DATABASE $db ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
-psql_do($db, "CREATE EXTENSION topcalls_fdw");
-psql_do($db, "CREATE SERVER topcalls FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url '$api_url', max_retries '0')");
-psql_do($db, "CREATE USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (api_key 'tc_test_key')");
-psql_do($db, 'CREATE FOREIGN TABLE pn (id uuid, label text) SERVER topcalls');
+create_db($db, "ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+add_server($db, 'topcalls', "base_url '$api_url', max_retries '0'", 'pn (id uuid, label text)');
 standin('reset', '{}');
 
 my $lookup = "SELECT label, encode(convert_to(label, 'UTF8'), 'hex') FROM pn WHERE id = '$id1'";

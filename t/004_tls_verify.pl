@@ -18,17 +18,19 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+
 use File::Temp ();
 use IPC::Run ();
+use TcTap qw(require_env set_psql_verbosity psql_try psql_do create_db add_server);
 use Test::More;
 use Time::HiRes qw(sleep);
 
-my $pghost = $ENV{TC_PGHOST} or plan skip_all => 'TC_PGHOST not set (run me from test/run-tests.sh)';
-my $pgport = $ENV{TC_PGPORT} or plan skip_all => 'TC_PGPORT not set';
-my $script = $ENV{TC_STANDIN_SCRIPT} or plan skip_all => 'TC_STANDIN_SCRIPT not set';
+my (undef, undef, $script) = require_env(qw(TC_PGHOST TC_PGPORT TC_STANDIN_SCRIPT));
+set_psql_verbosity('verbose');
 
 my $db = 'tc_tap_tls';
-my @psql = ('psql', '-X', '-h', $pghost, '-p', $pgport, '-U', 'postgres');
 my $id1 = '00000000-0000-4000-8000-000000000001';
 my $dir = File::Temp->newdir('/tmp/tc_tap_tls.XXXXXX');
 
@@ -38,24 +40,6 @@ sub run_ok
 	my ($out, $err) = ('', '');
 	IPC::Run::run(\@cmd, '>', \$out, '2>', \$err, IPC::Run::timeout(60))
 	  or die "failed: @cmd\n$err";
-	return $out;
-}
-
-sub psql_try
-{
-	my ($dbname, $sql) = @_;
-	my ($out, $err) = ('', '');
-	my $ok = IPC::Run::run(
-		[ @psql, '-At', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-d', $dbname, '-c', $sql ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
-	chomp $out;
-	return ($ok, $out, $err);
-}
-
-sub psql_do
-{
-	my ($ok, $out, $err) = psql_try(@_);
-	die "psql failed: $_[1]\n$err" unless $ok;
 	return $out;
 }
 
@@ -140,16 +124,12 @@ END
 
 start_standin($_) for qw(good wrong expired);
 
-psql_do('postgres', "DROP DATABASE IF EXISTS $db WITH (FORCE)");
-psql_do('postgres', "CREATE DATABASE $db");
-psql_do($db, 'CREATE EXTENSION topcalls_fdw');
+create_db($db);
 for my $name (qw(good wrong expired))
 {
 	my $port = $standins{$name}{port};
-	psql_do($db, "CREATE SERVER s_$name FOREIGN DATA WRAPPER topcalls_fdw OPTIONS ("
-		  . "base_url 'https://localhost:$port', ca_file '$dir/ca.pem')");
-	psql_do($db, "CREATE USER MAPPING FOR CURRENT_USER SERVER s_$name OPTIONS (api_key 'tc_test_key')");
-	psql_do($db, "CREATE FOREIGN TABLE t_$name (id uuid, number text) SERVER s_$name");
+	add_server($db, "s_$name", "base_url 'https://localhost:$port', ca_file '$dir/ca.pem'",
+		"t_$name (id uuid, number text)");
 }
 
 # A private CA: works.

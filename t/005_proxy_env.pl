@@ -19,13 +19,15 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use TcTap qw(require_env);
 use Test::More;
 
-my $api_url = $ENV{TC_API_URL} or plan skip_all => 'TC_API_URL not set (run me from test/run-tests.sh)';
-my $tls_url = $ENV{TC_TLS_URL} or plan skip_all => 'TC_TLS_URL not set';
-my $ca_file = $ENV{TC_CA_FILE} or plan skip_all => 'TC_CA_FILE not set';
+my ($api_url, $tls_url, $ca_file) = require_env(qw(TC_API_URL TC_TLS_URL TC_CA_FILE));
 
 my $id1 = '00000000-0000-4000-8000-000000000001';
 my $dead_proxy = 'http://127.0.0.1:1';

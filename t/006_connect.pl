@@ -22,42 +22,32 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+
 use IO::Socket::INET;
 use IPC::Run ();
+use TcTap qw(require_env psql_cmd psql_do create_db add_server);
 use Test::More;
 use Time::HiRes qw(time);
 
-my $pghost = $ENV{TC_PGHOST} or plan skip_all => 'TC_PGHOST not set (run me from test/run-tests.sh)';
-my $pgport = $ENV{TC_PGPORT} or plan skip_all => 'TC_PGPORT not set';
-my $api_url = $ENV{TC_API_URL} or plan skip_all => 'TC_API_URL not set';
+my (undef, undef, $api_url) = require_env(qw(TC_PGHOST TC_PGPORT TC_API_URL));
 
 my $db = 'tc_tap_connect';
-my @psql = ('psql', '-X', '-h', $pghost, '-p', $pgport, '-U', 'postgres');
 my $id1 = '00000000-0000-4000-8000-000000000001';
 my $bound = 10;
 
 # A session of its own for each statement list; returns (ok, stdout, stderr, seconds).
-sub psql_try
+sub psql_script
 {
 	my ($sql) = @_;
 	my ($out, $err) = ('', '');
 	my $t0 = time;
 	my $ok = IPC::Run::run(
-		[ @psql, '-qAt', '-v', 'VERBOSITY=verbose', '-d', $db ],
+		[ psql_cmd(), '-qAt', '-v', 'VERBOSITY=verbose', '-d', $db ],
 		'<', \$sql, '>', \$out, '2>', \$err, IPC::Run::timeout(120));
 	chomp $out;
 	return ($ok, $out, $err, time - $t0);
-}
-
-sub psql_do
-{
-	my ($dbname, $sql) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ @psql, '-At', '-v', 'ON_ERROR_STOP=1', '-d', $dbname, '-c', $sql ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "psql failed: $sql\n$err";
-	chomp $out;
-	return $out;
 }
 
 my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 128, ReuseAddr => 1)
@@ -67,31 +57,21 @@ my $closed = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Lis
 my $closed_port = $closed->sockport;
 close $closed;    # now nobody listens there
 
-psql_do('postgres', "DROP DATABASE IF EXISTS $db WITH (FORCE)");
-psql_do('postgres', "CREATE DATABASE $db");
-psql_do($db, qq{
-CREATE EXTENSION topcalls_fdw;
-CREATE SERVER hang_tls FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (
-  base_url 'https://localhost:$silent_port', connect_timeout_ms '300', timeout_ms '60000', max_retries '2');
-CREATE SERVER hang_http FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (
-  base_url 'http://127.0.0.1:$silent_port', connect_timeout_ms '60000', timeout_ms '500', max_retries '2');
-CREATE SERVER down FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (
-  base_url 'http://127.0.0.1:$closed_port', connect_timeout_ms '60000', max_retries '2');
-CREATE SERVER fine FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url '$api_url');
-CREATE USER MAPPING FOR CURRENT_USER SERVER hang_tls OPTIONS (api_key 'tc_test_key');
-CREATE USER MAPPING FOR CURRENT_USER SERVER hang_http OPTIONS (api_key 'tc_test_key');
-CREATE USER MAPPING FOR CURRENT_USER SERVER down OPTIONS (api_key 'tc_test_key');
-CREATE USER MAPPING FOR CURRENT_USER SERVER fine OPTIONS (api_key 'tc_test_key');
-CREATE FOREIGN TABLE t_hang_tls (id uuid, number text) SERVER hang_tls;
-CREATE FOREIGN TABLE t_hang_http (id uuid, number text) SERVER hang_http;
-CREATE FOREIGN TABLE t_down (id uuid, number text) SERVER down;
-CREATE FOREIGN TABLE t_fine (id uuid, number text) SERVER fine;
-});
+create_db($db);
+add_server($db, 'hang_tls',
+	"base_url 'https://localhost:$silent_port', connect_timeout_ms '300', timeout_ms '60000', max_retries '2'",
+	't_hang_tls (id uuid, number text)');
+add_server($db, 'hang_http',
+	"base_url 'http://127.0.0.1:$silent_port', connect_timeout_ms '60000', timeout_ms '500', max_retries '2'",
+	't_hang_http (id uuid, number text)');
+add_server($db, 'down', "base_url 'http://127.0.0.1:$closed_port', connect_timeout_ms '60000', max_retries '2'",
+	't_down (id uuid, number text)');
+add_server($db, 'fine', "base_url '$api_url'", 't_fine (id uuid, number text)');
 
 my $works = "SELECT number FROM t_fine WHERE id = '$id1';";
 
 # 1. https, the handshake hangs: connect_timeout_ms.
-my ($ok, $out, $err, $secs) = psql_try("SELECT * FROM t_hang_tls WHERE id = '$id1';\n$works");
+my ($ok, $out, $err, $secs) = psql_script("SELECT * FROM t_hang_tls WHERE id = '$id1';\n$works");
 like($err, qr/ERROR:\s+HV00N: could not connect to the TopCalls API for GET \S+\n/,
 	'TLS handshake hangs: HV00N, without retries');
 like($err, qr/DETAIL:.*time/i, '... the detail says it timed out');
@@ -99,7 +79,7 @@ cmp_ok($secs, '<', $bound, sprintf('... after %.2f s: connect_timeout_ms, not ti
 is($out, '+15550000001', '... and the session works after');
 
 # 2. plain http, no answer: timeout_ms.
-($ok, $out, $err, $secs) = psql_try("SELECT * FROM t_hang_http WHERE id = '$id1';\n$works");
+($ok, $out, $err, $secs) = psql_script("SELECT * FROM t_hang_http WHERE id = '$id1';\n$works");
 like($err, qr/ERROR:\s+HV000: request GET \S+ to the TopCalls API failed\n/,
 	'no answer: HV000, without retries');
 like($err, qr/DETAIL:\s+The transfer failed: Operation timed out after \d+ milliseconds with 0 bytes received/,
@@ -109,7 +89,7 @@ is($out, '+15550000001', '... and the session works after');
 
 # 3. statement_timeout while the TLS handshake hangs (connect_timeout_ms 60 s).
 psql_do($db, "ALTER SERVER hang_tls OPTIONS (SET connect_timeout_ms '60000')");
-($ok, $out, $err, $secs) = psql_try(
+($ok, $out, $err, $secs) = psql_script(
 	"SET statement_timeout = '300ms';\nSELECT * FROM t_hang_tls WHERE id = '$id1';\nRESET statement_timeout;\n$works");
 like($err, qr/ERROR:\s+57014: canceling statement due to statement timeout/,
 	'statement_timeout during the TLS handshake: 57014');
@@ -117,11 +97,11 @@ cmp_ok($secs, '<', $bound, sprintf('... after %.2f s', $secs));
 is($out, '+15550000001', '... and the session works after');
 
 # 4. refused: transient, retried.
-($ok, $out, $err, $secs) = psql_try("SELECT * FROM t_down WHERE id = '$id1';\n$works");
+($ok, $out, $err, $secs) = psql_script("SELECT * FROM t_down WHERE id = '$id1';\n$works");
 like($err, qr/ERROR:\s+HV00N: could not connect to the TopCalls API for GET \S+ after 3 attempts\n/,
 	'connection refused: HV00N after max_retries + 1 = 3 attempts');
 is($out, '+15550000001', '... and the session works after');
-($ok, $out, $err, $secs) = psql_try("SELECT count(*) FROM t_down;\n$works");
+($ok, $out, $err, $secs) = psql_script("SELECT count(*) FROM t_down;\n$works");
 like($err, qr/ERROR:\s+HV00N: could not connect to the TopCalls API for GET \/v1\/phone-numbers\?limit=200 after 3 attempts\n/,
 	'... a list scan too');
 
