@@ -45,6 +45,7 @@
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
@@ -188,6 +189,14 @@ static int	tc_pool_len = 0;
 
 /* Runs in progress, innermost last. */
 static dlist_head tc_runs = DLIST_STATIC_INIT(tc_runs);
+
+/*
+ * File descriptors reserved with fd.c for libcurl's sockets, so that the
+ * backend's own file cache leaves room for them.  The reservation follows
+ * the largest connection cache a run asked for, and is given back when the
+ * connections are forgotten.  Never touched inside a curl callback.
+ */
+static int	tc_reserved_fds = 0;
 
 /* tc_http_forget_connections was called while runs were in progress. */
 static bool tc_forget_pending = false;
@@ -400,6 +409,11 @@ tc_configure_multi(TcRun *run)
 						   (long) Max(run->nslots, 4));
 	if (mc != CURLM_OK)
 		tc_multi_failed("curl_multi_setopt", mc);
+	while (tc_reserved_fds < Max(run->nslots, 4))
+	{
+		ReserveExternalFD();
+		tc_reserved_fds++;
+	}
 	mc = curl_multi_setopt(tc_multi, CURLMOPT_PIPELINING,
 						   (long) CURLPIPE_MULTIPLEX);
 	if (mc != CURLM_OK)
@@ -428,6 +442,11 @@ tc_forget_now(void)
 	{
 		curl_share_cleanup(tc_share);
 		tc_share = NULL;
+	}
+	while (tc_reserved_fds > 0)
+	{
+		ReleaseExternalFD();
+		tc_reserved_fds--;
 	}
 	tc_forget_pending = false;
 }
