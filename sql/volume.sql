@@ -50,6 +50,15 @@ SELECT id, number FROM topcalls_phone_numbers WHERE id = ANY (ARRAY(SELECT pn_id
   ORDER BY id;
 SELECT standin_faults('[]');
 
+-- more ids than the scan's cache keeps (10 000): it starts afresh between
+-- rounds of lookups, and every row still comes back once
+SELECT standin_reset();
+SELECT standin_config('{"count": 11000}');
+SELECT count(*), count(DISTINCT id), min(number), max(number) FROM topcalls_phone_numbers
+  WHERE id = ANY (ARRAY(SELECT pn_id(i) FROM generate_series(1, 10500) i));
+SELECT (s->>'lookups')::int AS lookups, (s->>'lists')::int AS lists FROM standin_stats() s;
+SELECT standin_reset();
+
 -- a generic plan with an array parameter: evaluated on every execution
 SET plan_cache_mode = force_generic_plan;
 PREPARE by_ids(uuid[]) AS SELECT id FROM topcalls_phone_numbers WHERE id = ANY ($1) ORDER BY id;
