@@ -77,6 +77,8 @@ SELECT * FROM phone_numbers_text_id WHERE id = '00000000-0000-4000-8000-00000000
 -- upper case is normalized before it goes into the URL (and 404s here)
 SELECT * FROM phone_numbers_text_id WHERE id = '00000000-0000-4000-8000-00000000000A';
 SELECT * FROM phone_numbers_text_id WHERE id = '../x';
+-- a long one is shortened in the message
+SELECT * FROM phone_numbers_text_id WHERE id = repeat('../', 1000);
 SELECT * FROM phone_numbers_text_id WHERE id = '00000000-0000-4000-8000-00000000000g';
 SELECT * FROM phone_numbers_text_id WHERE id = ANY ('{00000000-0000-4000-8000-000000000002,../../admin}');
 SELECT * FROM standin_requests();
