@@ -23,9 +23,6 @@
 
 #include "topcalls_fdw.h"
 
-/* Longest piece of a value quoted in the error context. */
-#define TC_CONTEXT_VALUE_LEN	60
-
 /* Longest message of an input function's ERROR passed on (see below). */
 #define TC_MAX_MESSAGE_LEN		1000
 
@@ -43,6 +40,23 @@ typedef struct TcConvertContext
 	const char *value;			/* in the server encoding, or NULL */
 } TcConvertContext;
 
+/*
+ * s cut to at most maxlen bytes at a character boundary, "..." added when
+ * cut: values quoted in messages come from outside and may be megabytes.
+ * s must be in the server encoding.
+ */
+char *
+tc_shorten(const char *s, int maxlen)
+{
+	int			len = strlen(s);
+	int			cut;
+
+	if (len <= maxlen)
+		return pstrdup(s);
+	cut = pg_mbcliplen(s, len, maxlen);
+	return psprintf("%.*s...", cut, s);
+}
+
 static void
 tc_convert_error_callback(void *arg)
 {
@@ -53,14 +67,9 @@ tc_convert_error_callback(void *arg)
 		return;
 	col = &ctx->conv->cols[ctx->attidx];
 	if (ctx->value)
-	{
-		int			len = strlen(ctx->value);
-		int			cut = pg_mbcliplen(ctx->value, len, TC_CONTEXT_VALUE_LEN);
-
-		errcontext("column \"%s\" of foreign table \"%s\", value \"%.*s%s\"",
-				   col->attname, ctx->conv->relname, cut, ctx->value,
-				   cut < len ? "..." : "");
-	}
+		errcontext("column \"%s\" of foreign table \"%s\", value \"%s\"",
+				   col->attname, ctx->conv->relname,
+				   tc_shorten(ctx->value, TC_QUOTE_LEN));
 	else
 		errcontext("column \"%s\" of foreign table \"%s\"",
 				   col->attname, ctx->conv->relname);
@@ -81,13 +90,8 @@ tc_rethrow_clipped(MemoryContext cxt)
 	MemoryContextSwitchTo(cxt);
 	edata = CopyErrorData();
 	FlushErrorState();
-	if (edata->message && strlen(edata->message) > TC_MAX_MESSAGE_LEN)
-	{
-		int			cut = pg_mbcliplen(edata->message, strlen(edata->message),
-									   TC_MAX_MESSAGE_LEN);
-
-		edata->message = psprintf("%.*s...", cut, edata->message);
-	}
+	if (edata->message)
+		edata->message = tc_shorten(edata->message, TC_MAX_MESSAGE_LEN);
 	ReThrowError(edata);
 }
 

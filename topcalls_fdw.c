@@ -23,7 +23,6 @@
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -657,16 +656,10 @@ tc_datum_to_id(Datum value, Oid type, char *out)
 	getTypeOutputInfo(type, &outfunc, &isvarlena);
 	text = OidOutputFunctionCall(outfunc, value);
 	if (!tc_api_normalize_id(text, out))
-	{
-		int			len = strlen(text);
-		int			cut = pg_mbcliplen(text, len, 60);
-
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid TopCalls id: \"%.*s%s\"", cut, text,
-						cut < len ? "..." : ""),
+				 errmsg("invalid TopCalls id: \"%s\"", tc_shorten(text, TC_QUOTE_LEN)),
 				 errdetail("TopCalls ids are UUIDs; no request was sent.")));
-	}
 }
 
 static int

@@ -180,6 +180,10 @@ typedef struct TcConverter
 	MemoryContext rowcxt;		/* reset for each converted object */
 } TcConverter;
 
+/* Longest piece of an outside value quoted in a message or context. */
+#define TC_QUOTE_LEN				60
+
+extern char *tc_shorten(const char *s, int maxlen);
 extern TcConverter *tc_converter_create(Relation rel, MemoryContext cxt);
 extern HeapTuple tc_convert_object(TcConverter *conv, struct json_object *obj,
 								   const char *what);
