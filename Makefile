@@ -7,6 +7,7 @@ OBJS = \
 	convert.o \
 	http.o \
 	option.o \
+	resource.o \
 	topcalls_fdw.o
 
 EXTENSION = topcalls_fdw
@@ -25,4 +26,4 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Every object depends on the one shared header (PGXS does not track it).
-$(OBJS): topcalls_fdw.h
+$(OBJS): topcalls_fdw.h compat.h

@@ -1,13 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * api.c
- *		  The TopCalls API as topcalls_fdw sees it: its resources, the URLs
- *		  of its endpoints, strict parsing of its answers, and the mapping of
- *		  its error answers (problem+json or not) to PostgreSQL errors.
+ *		  The TopCalls API as topcalls_fdw sees it: the URLs of its
+ *		  endpoints, strict parsing of its answers, and the mapping of its
+ *		  error answers (problem+json or not) to PostgreSQL errors.
  *
  * It knows nothing of HTTP transport (http.c) nor of tuples (convert.c).
  * The API key never passes through here: URLs and request names are built
  * from the base URL, the path and the id only.
+ *
+ * Copyright (c) 2026, the topcalls_fdw authors
+ *
+ * IDENTIFICATION
+ *		  topcalls_fdw/api.c
  *
  *-------------------------------------------------------------------------
  */
@@ -21,45 +26,8 @@
 
 #include "topcalls_fdw.h"
 
-static const TcResourceColumn tc_phone_number_columns[] = {
-	{"id", "uuid"},
-	{"account_id", "uuid"},
-	{"number", "text"},
-	{"source", "text"},
-	{"status", "text"},
-	{"phone_number_sid", "uuid"},
-	{"voip_carrier_sid", "uuid"},
-	{"carrier_name", "text"},
-	{"label", "text"},
-	{"error_message", "text"},
-	{"created_by_user_id", "uuid"},
-	{"created_at", "timestamptz"},
-	{"updated_at", "timestamptz"},
-	{NULL, NULL}
-};
-
-const TcResource tc_api_resources[] = {
-	{"phone_numbers", "/v1/phone-numbers", "phone_numbers:read", tc_phone_number_columns},
-	{NULL, NULL, NULL, NULL}
-};
-
 /* Longest excerpt of an answer quoted in an error. */
 #define TC_EXCERPT_LEN		120
-
-const TcResource *
-tc_api_find_resource(const char *name)
-{
-	const TcResource *r;
-
-	for (r = tc_api_resources; r->name; r++)
-	{
-		if (strcmp(r->name, name) == 0)
-			return r;
-	}
-	/* the validator accepts only known resources */
-	elog(ERROR, "unknown topcalls_fdw resource \"%s\"", name);
-	return NULL;				/* keep compiler quiet */
-}
 
 /*
  * Normalize an id to lower-case 8-4-4-4-12 hex.  Ids go into URL paths, so
@@ -124,7 +92,7 @@ tc_api_set_target(const TcOptions *opts, const char *path, TcHttpRequest *req)
 void
 tc_api_lookup_request(const TcOptions *opts, const char *id, TcHttpRequest *req)
 {
-	const TcResource *r = tc_api_find_resource(opts->resource);
+	const TcResource *r = tc_resource_get(opts->resource);
 	char		normalized[TC_ID_BUFSIZE];
 
 	/* callers normalize first; this is the last line of defence */
@@ -137,7 +105,7 @@ void
 tc_api_list_request(const TcOptions *opts, int limit, const char *cursor,
 					TcHttpRequest *req)
 {
-	const TcResource *r = tc_api_find_resource(opts->resource);
+	const TcResource *r = tc_resource_get(opts->resource);
 	StringInfoData path;
 
 	initStringInfo(&path);
@@ -154,13 +122,13 @@ tc_api_list_request(const TcOptions *opts, int limit, const char *cursor,
 char *
 tc_api_lookup_summary(const TcOptions *opts)
 {
-	return psprintf("GET %s/{id}", tc_api_find_resource(opts->resource)->path);
+	return psprintf("GET %s/{id}", tc_resource_get(opts->resource)->path);
 }
 
 char *
 tc_api_list_summary(const TcOptions *opts, int limit)
 {
-	return psprintf("GET %s?limit=%d", tc_api_find_resource(opts->resource)->path,
+	return psprintf("GET %s?limit=%d", tc_resource_get(opts->resource)->path,
 					limit);
 }
 
@@ -712,6 +680,6 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 					 opts->servername) :
 			 req->status == 403 ?
 			 errhint("The API key needs the %s scope.",
-					 tc_api_find_resource(opts->resource)->scope) : 0));
+					 tc_resource_get(opts->resource)->scope) : 0));
 	return false;				/* keep compiler quiet */
 }

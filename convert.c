@@ -9,6 +9,11 @@
  * trees never outlive the functions here: every parse is paired with a
  * json_object_put on all paths, errors included.
  *
+ * Copyright (c) 2026, the topcalls_fdw authors
+ *
+ * IDENTIFICATION
+ *		  topcalls_fdw/convert.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

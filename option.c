@@ -7,6 +7,11 @@
  * Owns every option name and default.  It must not talk to the network: a
  * value is checked for form here, and used by http.c and api.c.
  *
+ * Copyright (c) 2026, the topcalls_fdw authors
+ *
+ * IDENTIFICATION
+ *		  topcalls_fdw/option.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -31,6 +36,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "topcalls_fdw.h"
 
 /* Where an option may be given; one bit per catalog. */
@@ -59,9 +65,6 @@ typedef struct TcOptionDef
 	TcOptionKind kind;
 	int			max;			/* for integers: largest value accepted */
 } TcOptionDef;
-
-/* The resources IMPORT FOREIGN SCHEMA and the "resource" option know. */
-static const char *const tc_resources[] = {"phone_numbers", NULL};
 
 static const TcOptionDef tc_options[] = {
 	{"base_url", TC_ON_SERVER, TC_OPT_URL, 0},
@@ -272,22 +275,11 @@ tc_parse_real(const TcOptionDef *def, const char *value)
 static void
 tc_check_resource(const char *name, const char *value)
 {
-	const char *const *r;
-	StringInfoData buf;
-
-	for (r = tc_resources; *r; r++)
-	{
-		if (strcmp(*r, value) == 0)
-			return;
-	}
-
-	initStringInfo(&buf);
-	for (r = tc_resources; *r; r++)
-		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", *r);
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-			 errhint("Valid resources are: %s.", buf.data)));
+	if (tc_resource_lookup(value) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errhint("Valid resources are: %s.", tc_resource_names())));
 }
 
 /* Check one option's value; used by the validator. */
@@ -352,11 +344,7 @@ tc_check_value(const TcOptionDef *def, const char *value)
 static void
 tc_check_file_privilege(const TcOptionDef *def)
 {
-#if PG_VERSION_NUM >= 140000
-	Oid			reader = ROLE_PG_READ_SERVER_FILES;
-#else
-	Oid			reader = DEFAULT_ROLE_READ_SERVER_FILES;
-#endif
+	Oid			reader = TC_ROLE_READ_SERVER_FILES;
 
 	if (!superuser() && !has_privs_of_role(GetUserId(), reader))
 		ereport(ERROR,

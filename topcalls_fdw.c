@@ -8,6 +8,11 @@
  * paginated list) and hands rows to the executor.  It does not build URLs
  * (api.c), talk HTTP (http.c), parse JSON or convert values (convert.c).
  *
+ * Copyright (c) 2026, the topcalls_fdw authors
+ *
+ * IDENTIFICATION
+ *		  topcalls_fdw/topcalls_fdw.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -18,7 +23,6 @@
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
-#include "commands/explain.h"
 #include "commands/vacuum.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
@@ -43,6 +47,7 @@
 #include "utils/rel.h"
 #include "utils/sampling.h"
 
+#include "compat.h"
 #include "topcalls_fdw.h"
 
 PG_MODULE_MAGIC;
@@ -225,11 +230,7 @@ tc_is_id_var(Node *node, Index relid, AttrNumber id_attnum)
 static bool
 tc_is_id_value(Node *node, Index relid)
 {
-#if PG_VERSION_NUM >= 140000
-	Relids		varnos = pull_varnos(NULL, node);
-#else
-	Relids		varnos = pull_varnos(node);
-#endif
+	Relids		varnos = tc_pull_varnos(NULL, node);
 
 	return !bms_is_member(relid, varnos) &&
 		!contain_volatile_functions(node);
@@ -316,13 +317,9 @@ tc_estimate_ids(Expr *value, bool is_array)
 static Oid
 tc_planner_userid(PlannerInfo *root, RelOptInfo *baserel)
 {
-#if PG_VERSION_NUM >= 160000
-	return OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
-#else
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	Oid			userid = tc_planner_rel_userid(root, baserel);
 
-	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-#endif
+	return OidIsValid(userid) ? userid : GetUserId();
 }
 
 static void
@@ -408,13 +405,8 @@ static ForeignPath *
 tc_make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
 			 Cost startup, Cost total, Relids required_outer)
 {
-#if PG_VERSION_NUM >= 170000
-	return create_foreignscan_path(root, baserel, NULL, rows, startup, total,
-								   NIL, required_outer, NULL, NIL, NIL);
-#else
-	return create_foreignscan_path(root, baserel, NULL, rows, startup, total,
-								   NIL, required_outer, NULL, NIL);
-#endif
+	return tc_create_foreignscan_path(root, baserel, rows, startup, total,
+									  required_outer, NIL);
 }
 
 /* For generate_implied_equalities_for_column: is this EC member our id? */
@@ -577,14 +569,9 @@ static Oid
 tc_scan_userid(ForeignScanState *node)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	Oid			userid = tc_plan_userid(fsplan, node->ss.ps.state);
 
-#if PG_VERSION_NUM >= 160000
-	return OidIsValid(fsplan->checkAsUser) ? fsplan->checkAsUser : GetUserId();
-#else
-	RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, node->ss.ps.state);
-
-	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
-#endif
+	return OidIsValid(userid) ? userid : GetUserId();
 }
 
 static void
@@ -636,13 +623,8 @@ tc_cache_reset(TcScanState *state)
 	hctl.keysize = TC_ID_BUFSIZE;
 	hctl.entrysize = sizeof(TcCacheEntry);
 	hctl.hcxt = state->cachecxt;
-#if PG_VERSION_NUM >= 140000
 	state->cache = hash_create("topcalls_fdw ids", 64, &hctl,
-							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-#else
-	state->cache = hash_create("topcalls_fdw ids", 64, &hctl,
-							   HASH_ELEM | HASH_CONTEXT);
-#endif
+							   HASH_ELEM | TC_HASH_STRINGS | HASH_CONTEXT);
 }
 
 /* A value of the id column's type as a normalized id, or an ERROR. */
@@ -1055,16 +1037,6 @@ tc_copy_tuple_to(MemoryContext cxt, HeapTuple tuple)
 	return copy;
 }
 
-static double
-tc_random_fract(ReservoirState rstate)
-{
-#if PG_VERSION_NUM >= 150000
-	return sampler_random_fract(&rstate->randstate);
-#else
-	return sampler_random_fract(rstate->randstate);
-#endif
-}
-
 static int
 tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 					   int targrows, double *totalrows, double *totaldeadrows)
@@ -1104,7 +1076,7 @@ tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 					rowstoskip = reservoir_get_next_S(&rstate, seen, targrows);
 				if (rowstoskip <= 0)
 				{
-					int			k = (int) (targrows * tc_random_fract(&rstate));
+					int			k = (int) (targrows * tc_reservoir_random_fract(&rstate));
 
 					heap_freetuple(rows[k]);
 					rows[k] = tc_copy_tuple_to(samplecxt, tuple);
@@ -1113,7 +1085,7 @@ tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 			}
 			seen += 1;
 		}
-		vacuum_delay_point();
+		tc_analyze_delay_point();
 	}
 
 	*totalrows = seen;
@@ -1161,7 +1133,7 @@ tcImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 						stmt->remote_schema, server->servername),
 				 errhint("The only schema is \"topcalls\".")));
 
-	for (r = tc_api_resources; r->name; r++)
+	for (r = tc_resources; r->name; r++)
 	{
 		StringInfoData buf;
 		const TcResourceColumn *col;

@@ -8,6 +8,11 @@
  * PostgreSQL's SQL function of the same name (utils/fmgrprotos.h), so json-c
  * stays inside api.c and convert.c, and curl inside http.c.
  *
+ * Copyright (c) 2026, the topcalls_fdw authors
+ *
+ * IDENTIFICATION
+ *		  topcalls_fdw/topcalls_fdw.h
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef TOPCALLS_FDW_H
@@ -116,15 +121,9 @@ extern void tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 extern void tc_http_forget_connections(void);
 
 /* ------------------------------------------------------------------------
- * api.c: TopCalls endpoints, URLs, answers and their errors.
+ * resource.c: the declarative table of TopCalls resources.
  * ------------------------------------------------------------------------
  */
-
-/* Deepest JSON nesting accepted in an answer. */
-#define TC_JSON_MAX_DEPTH			64
-
-/* Longest normalized id, with its NUL: a UUID is 36 characters. */
-#define TC_ID_BUFSIZE				37
 
 /* One column of a resource, as IMPORT FOREIGN SCHEMA declares it. */
 typedef struct TcResourceColumn
@@ -139,11 +138,24 @@ typedef struct TcResource
 	const char *name;			/* the "resource" option's value */
 	const char *path;			/* e.g. "/v1/phone-numbers" */
 	const char *scope;			/* the API key scope reading it needs */
-	const TcResourceColumn *columns;	/* NULL-terminated */
+	const TcResourceColumn *columns;	/* ended by a NULL name */
 } TcResource;
 
-extern const TcResource tc_api_resources[];
-extern const TcResource *tc_api_find_resource(const char *name);
+extern const TcResource tc_resources[];
+extern const TcResource *tc_resource_lookup(const char *name);
+extern const TcResource *tc_resource_get(const char *name);
+extern char *tc_resource_names(void);
+
+/* ------------------------------------------------------------------------
+ * api.c: TopCalls endpoints, URLs, answers and their errors.
+ * ------------------------------------------------------------------------
+ */
+
+/* Deepest JSON nesting accepted in an answer. */
+#define TC_JSON_MAX_DEPTH			64
+
+/* Longest normalized id, with its NUL: a UUID is 36 characters. */
+#define TC_ID_BUFSIZE				37
 
 extern void tc_api_lookup_request(const TcOptions *opts, const char *id,
 								  TcHttpRequest *req);

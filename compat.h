@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		  Differences between the PostgreSQL versions topcalls_fdw supports.
+ *
+ * Every #if on PG_VERSION_NUM in the extension lives here, and nowhere
+ * else: the other files call the names defined below, which mean the same
+ * thing on every supported version.  What this file must not do: hold any
+ * logic of the extension's own, or include json-c or libcurl.
+ *
+ * Supported: PostgreSQL 13 to 18.  Each branch below names the release that
+ * introduced the change, read from that release's headers.
+ *
+ * Copyright (c) 2026, the topcalls_fdw authors
+ *
+ * IDENTIFICATION
+ *		  topcalls_fdw/compat.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TOPCALLS_FDW_COMPAT_H
+#define TOPCALLS_FDW_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 130000
+#error "topcalls_fdw needs PostgreSQL 13 or later"
+#endif
+#if PG_VERSION_NUM >= 190000
+#error "topcalls_fdw has not been checked against PostgreSQL 19 or later"
+#endif
+
+#include "catalog/pg_authid.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "utils/hsearch.h"
+#include "utils/sampling.h"
+
+/*
+ * EXPLAIN's property functions and ExplainState: 18 moved them out of
+ * commands/explain.h.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#include "commands/explain_state.h"
+#else
+#include "commands/explain.h"
+#endif
+
+/* pgstat_report_wait_start and the wait event classes: 14 split them out. */
+#if PG_VERSION_NUM >= 140000
+#include "utils/wait_event.h"
+#else
+#include "pgstat.h"
+#endif
+
+/* The backend's random numbers: pg_prng came in 15. */
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#define tc_random_double()		pg_prng_double(&pg_global_prng_state)
+#else
+#define tc_random_double()		((double) random() / ((double) MAX_RANDOM_VALUE + 1))
+#endif
+
+/*
+ * pg_attribute_noreturn() (after a declaration) gave way to pg_noreturn
+ * (before it) in 18; the GCC attribute works in front of a declaration too.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/* pull_varnos gained a PlannerInfo argument in 14. */
+#if PG_VERSION_NUM >= 140000
+#define tc_pull_varnos(root, node)	pull_varnos((root), (node))
+#else
+#define tc_pull_varnos(root, node)	pull_varnos(node)
+#endif
+
+/*
+ * String keys of a dynahash table: 14 requires HASH_STRINGS, 13 assumed
+ * strings when neither HASH_BLOBS nor a hash function was given.
+ */
+#if PG_VERSION_NUM >= 140000
+#define TC_HASH_STRINGS			HASH_STRINGS
+#else
+#define TC_HASH_STRINGS			0
+#endif
+
+/* The predefined role allowed to read server files: renamed in 14. */
+#if PG_VERSION_NUM >= 140000
+#define TC_ROLE_READ_SERVER_FILES	ROLE_PG_READ_SERVER_FILES
+#else
+#define TC_ROLE_READ_SERVER_FILES	DEFAULT_ROLE_READ_SERVER_FILES
+#endif
+
+/*
+ * create_foreignscan_path: 17 added fdw_restrictinfo (NIL for a base
+ * relation), 18 added disabled_nodes (0: the path is not disabled).
+ */
+#if PG_VERSION_NUM >= 180000
+#define tc_create_foreignscan_path(root, rel, rows, startup, total, required_outer, fdw_private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), 0, (startup), (total), \
+							NIL, (required_outer), NULL, NIL, (fdw_private))
+#elif PG_VERSION_NUM >= 170000
+#define tc_create_foreignscan_path(root, rel, rows, startup, total, required_outer, fdw_private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), \
+							NIL, (required_outer), NULL, NIL, (fdw_private))
+#else
+#define tc_create_foreignscan_path(root, rel, rows, startup, total, required_outer, fdw_private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), \
+							NIL, (required_outer), NULL, (fdw_private))
+#endif
+
+/* vacuum_delay_point learned whether it runs for ANALYZE in 18. */
+#if PG_VERSION_NUM >= 180000
+#define tc_analyze_delay_point()	vacuum_delay_point(true)
+#else
+#define tc_analyze_delay_point()	vacuum_delay_point()
+#endif
+
+/* ANALYZE's reservoir sampler: its random state became a pg_prng_state in 15. */
+#if PG_VERSION_NUM >= 150000
+#define tc_reservoir_random_fract(rstate)	sampler_random_fract(&(rstate)->randstate)
+#else
+#define tc_reservoir_random_fract(rstate)	sampler_random_fract((rstate)->randstate)
+#endif
+
+/*
+ * The role whose user mapping a scan uses: 16 put it in the plan
+ * (ForeignScan.checkAsUser, RelOptInfo.userid); before, it was the range
+ * table entry's checkAsUser.  Both give InvalidOid for "the current user".
+ */
+#if PG_VERSION_NUM >= 160000
+#define tc_planner_rel_userid(root, baserel)	((baserel)->userid)
+#define tc_plan_userid(fsplan, estate)			((fsplan)->checkAsUser)
+#else
+#define tc_planner_rel_userid(root, baserel) \
+	(planner_rt_fetch((baserel)->relid, (root))->checkAsUser)
+#define tc_plan_userid(fsplan, estate) \
+	(exec_rt_fetch((fsplan)->scan.scanrelid, (estate))->checkAsUser)
+#endif
+
+#endif							/* TOPCALLS_FDW_COMPAT_H */
