@@ -22,40 +22,50 @@
  *	- initialise libcurl in _PG_init (which may run in the postmaster before
  *	  it forks), hand libcurl palloc-based allocators, install signal
  *	  handlers, or sleep: every wait goes through curl_multi_poll or WaitLatch
- *	  in slices of at most TC_SLICE_MS, with CHECK_FOR_INTERRUPTS between
- *	  them, so query cancel and statement_timeout act promptly.
+ *	  in slices of at most TC_SLICE_MS, with CHECK_FOR_INTERRUPTS and a
+ *	  postmaster-death check between them, so query cancel, statement_timeout
+ *	  and the postmaster's death act promptly.
+ *	- let libcurl block the backend on a name lookup.  libcurl resolves names
+ *	  in a thread of its own; CURLOPT_QUICK_EXIT lets it abandon that thread
+ *	  instead of joining it when a transfer is cut short, and signals are
+ *	  blocked while libcurl may start one, so that PostgreSQL's signal
+ *	  handlers only ever run in the backend's own thread.
+ *	- open more sockets than fd.c allows external files: each transfer slot
+ *	  is paid for with AcquireExternalFD first, and a run that cannot get
+ *	  them all runs with fewer slots.
  *	- put the API key into any message, or turn on CURLOPT_VERBOSE (which
  *	  would log the Authorization header).
  *	- know anything about TopCalls: URLs, answers and their errors belong to
  *	  api.c.  Here a request is a URL, and an answer a status and a body.
  *
+ * Copyright (c) 2026, the topcalls_fdw authors
+ *
  * IDENTIFICATION
- *		  http.c
+ *		  topcalls_fdw/http.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <curl/curl.h>
 
 #include "access/xact.h"
-#if PG_VERSION_NUM >= 150000
-#include "common/pg_prng.h"
-#endif
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "postmaster/postmaster.h"
 #include "storage/fd.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
-#if PG_VERSION_NUM >= 140000
-#include "utils/wait_event.h"
-#else
-#include "pgstat.h"
-#endif
 
+#include "compat.h"
 #include "topcalls_fdw.h"
 
 /*
@@ -191,12 +201,21 @@ static int	tc_pool_len = 0;
 static dlist_head tc_runs = DLIST_STATIC_INIT(tc_runs);
 
 /*
- * File descriptors reserved with fd.c for libcurl's sockets, so that the
- * backend's own file cache leaves room for them.  The reservation follows
- * the largest connection cache a run asked for, and is given back when the
+ * File descriptors claimed from fd.c for libcurl, so that the backend's own
+ * file cache leaves room for them.  A transfer slot costs TC_FDS_PER_SLOT:
+ * its connection's socket, and the socket pair of libcurl's resolver thread
+ * while a name is being looked up.  The multi handle itself holds
+ * TC_FDS_MULTI (its wakeup socket pair).  The first slot and the multi
+ * handle are reserved unconditionally (ReserveExternalFD), so that a query
+ * can always run; every further slot must be granted by AcquireExternalFD,
+ * which keeps all external files of the backend within a third of
+ * max_safe_fds.  Claims follow the largest run so far, since idle
+ * connections stay open between runs, and are given back when the
  * connections are forgotten.  Never touched inside a curl callback.
  */
-static int	tc_reserved_fds = 0;
+#define TC_FDS_PER_SLOT			3
+#define TC_FDS_MULTI			2
+static int	tc_claimed_fds = 0;
 
 /* tc_http_forget_connections was called while runs were in progress. */
 static bool tc_forget_pending = false;
@@ -233,8 +252,12 @@ static void tc_xact_callback(XactEvent event, void *arg);
 static void tc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								SubTransactionId parentSubid, void *arg);
 static void tc_abort_runs(int nestlevel);
-static void tc_setopt_failed(const char *name, CURLcode rc) pg_attribute_noreturn();
-static void tc_multi_failed(const char *func, CURLMcode mc) pg_attribute_noreturn();
+static int	tc_claim_slots(int wanted);
+static CURLMcode tc_multi_perform(int *running);
+static void tc_check_postmaster(void);
+static void tc_free_headers(struct curl_slist *list);
+pg_noreturn static void tc_setopt_failed(const char *name, CURLcode rc);
+pg_noreturn static void tc_multi_failed(const char *func, CURLMcode mc);
 
 /*
  * Set an easy-handle option and raise an ERROR if libcurl refuses it: a
@@ -394,26 +417,30 @@ tc_http_setup(void)
 static void
 tc_configure_multi(TcRun *run)
 {
+	long		max_sockets = (tc_claimed_fds - TC_FDS_MULTI) / TC_FDS_PER_SLOT;
 	CURLMcode	mc;
 
 	/*
 	 * One connection per concurrent transfer over HTTP/1.1; over HTTP/2 the
-	 * transfers multiplex on fewer.  MAXCONNECTS is the idle-connection cache
-	 * kept between runs.
+	 * transfers multiplex on fewer.
 	 */
 	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 						   (long) run->nslots);
 	if (mc != CURLM_OK)
 		tc_multi_failed("curl_multi_setopt", mc);
-	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAXCONNECTS,
-						   (long) Max(run->nslots, 4));
+
+	/*
+	 * Every host together (nested runs may talk to another server) stays
+	 * within the sockets claimed from fd.c, open or idle.  MAXCONNECTS is
+	 * the cache of idle connections kept between runs.
+	 */
+	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+						   max_sockets);
 	if (mc != CURLM_OK)
 		tc_multi_failed("curl_multi_setopt", mc);
-	while (tc_reserved_fds < Max(run->nslots, 4))
-	{
-		ReserveExternalFD();
-		tc_reserved_fds++;
-	}
+	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAXCONNECTS, max_sockets);
+	if (mc != CURLM_OK)
+		tc_multi_failed("curl_multi_setopt", mc);
 	mc = curl_multi_setopt(tc_multi, CURLMOPT_PIPELINING,
 						   (long) CURLPIPE_MULTIPLEX);
 	if (mc != CURLM_OK)
@@ -443,12 +470,34 @@ tc_forget_now(void)
 		curl_share_cleanup(tc_share);
 		tc_share = NULL;
 	}
-	while (tc_reserved_fds > 0)
+	while (tc_claimed_fds > 0)
 	{
 		ReleaseExternalFD();
-		tc_reserved_fds--;
+		tc_claimed_fds--;
 	}
 	tc_forget_pending = false;
+}
+
+/*
+ * Claim from fd.c the file descriptors of up to "wanted" transfer slots (see
+ * TC_FDS_PER_SLOT), and return how many slots are paid for: "wanted", or
+ * fewer when fd.c refuses more, but always at least one.
+ */
+static int
+tc_claim_slots(int wanted)
+{
+	int			needed = TC_FDS_MULTI + TC_FDS_PER_SLOT * Max(wanted, 1);
+
+	while (tc_claimed_fds < needed)
+	{
+		if (tc_claimed_fds < TC_FDS_MULTI + TC_FDS_PER_SLOT)
+			ReserveExternalFD();
+		else if (!AcquireExternalFD())
+			break;
+		tc_claimed_fds++;
+	}
+	return Min(Max(wanted, 1),
+			   (tc_claimed_fds - TC_FDS_MULTI) / TC_FDS_PER_SLOT);
 }
 
 /* An easy handle from the pool, or a new one. */
@@ -516,9 +565,12 @@ tc_slot_release(TcSlot *slot, bool reuse)
 }
 
 /*
- * The request headers, shared by all the run's transfers.  The Authorization
- * header is assembled in palloc'd memory that is wiped before it is freed;
- * libcurl keeps its own copy.
+ * The request headers, shared by all the run's transfers.
+ *
+ * The Authorization line is assembled first, in palloc'd memory, so that
+ * nothing can raise an ERROR once the list exists (it is malloc'd by
+ * libcurl, and only linked into the run when this returns).  Our copy is
+ * wiped before it is freed, and so are libcurl's copies (tc_free_headers).
  */
 static struct curl_slist *
 tc_build_headers(const TcOptions *opts)
@@ -529,15 +581,8 @@ tc_build_headers(const TcOptions *opts)
 	};
 	struct curl_slist *list = NULL;
 	struct curl_slist *next;
+	char	   *auth = NULL;
 	int			i;
-
-	for (i = 0; i < (int) lengthof(fixed); i++)
-	{
-		next = curl_slist_append(list, fixed[i]);
-		if (next == NULL)
-			goto oom;
-		list = next;
-	}
 
 	/*
 	 * No key, no header: the API answers 401, which api.c reports.  The
@@ -546,35 +591,63 @@ tc_build_headers(const TcOptions *opts)
 	 */
 	if (opts->api_key != NULL && opts->api_key[0] != '\0')
 	{
-		char	   *auth;
-		size_t		authlen;
-
 		if (strpbrk(opts->api_key, "\r\n") != NULL)
-		{
-			curl_slist_free_all(list);
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("api_key must not contain line breaks")));
-		}
 		auth = psprintf("Authorization: Bearer %s", opts->api_key);
-		authlen = strlen(auth);
-		next = curl_slist_append(list, auth);
-		explicit_bzero(auth, authlen);
-		pfree(auth);
+	}
+
+	for (i = 0; i < (int) lengthof(fixed); i++)
+	{
+		next = curl_slist_append(list, fixed[i]);
 		if (next == NULL)
 			goto oom;
 		list = next;
+	}
+	if (auth != NULL)
+	{
+		next = curl_slist_append(list, auth);
+		if (next == NULL)
+			goto oom;
+		list = next;
+		explicit_bzero(auth, strlen(auth));
+		pfree(auth);
 	}
 	return list;
 
 oom:
 	/* curl_slist_append leaves the list as it was when it fails */
-	curl_slist_free_all(list);
+	tc_free_headers(list);
+	if (auth != NULL)
+	{
+		explicit_bzero(auth, strlen(auth));
+		pfree(auth);
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 			 errmsg("out of memory"),
 			 errdetail("Could not build the HTTP request headers.")));
 	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Free a header list built by tc_build_headers, wiping every line first: one
+ * of them carries the API key, and freed memory is not cleared by malloc.
+ * (libcurl also copies the headers into each request it sends, and frees
+ * that copy itself; there is no way to reach it.)  Never raises an ERROR.
+ */
+static void
+tc_free_headers(struct curl_slist *list)
+{
+	struct curl_slist *item;
+
+	for (item = list; item != NULL; item = item->next)
+	{
+		if (item->data != NULL)
+			explicit_bzero(item->data, strlen(item->data));
+	}
+	curl_slist_free_all(list);
 }
 
 /*
@@ -623,7 +696,10 @@ tc_run_prepare(TcRun *run, const TcOptions *opts)
 		run->low_speed_time = TC_LOW_SPEED_TIME_MAX;
 	run->max_retries = Max(opts->max_retries, 0);
 	run->max_bytes = opts->max_response_bytes;
-	run->nslots = Max(opts->max_concurrency, 1);
+	run->nslots = tc_claim_slots(opts->max_concurrency);
+	if (run->nslots < opts->max_concurrency)
+		elog(DEBUG1, "topcalls_fdw: %d requests in flight instead of max_concurrency %d: no more file descriptors to spare",
+			 run->nslots, opts->max_concurrency);
 
 	run->slots = MemoryContextAllocZero(run->runcxt,
 										sizeof(TcSlot) * run->nslots);
@@ -687,7 +763,7 @@ tc_run_destroy(TcRun *run, bool on_error)
 	}
 	if (run->headers != NULL)
 	{
-		curl_slist_free_all(run->headers);
+		tc_free_headers(run->headers);
 		run->headers = NULL;
 	}
 	dlist_delete(&run->node);
@@ -742,7 +818,7 @@ tc_run_drive(TcRun *run)
 
 		if (run->nactive > 0)
 		{
-			mc = curl_multi_perform(tc_multi, &running);
+			mc = tc_multi_perform(&running);
 			if (mc != CURLM_OK)
 				tc_multi_failed("curl_multi_perform", mc);
 			if (tc_read_messages(run))
@@ -763,6 +839,7 @@ tc_run_drive(TcRun *run)
 			pgstat_report_wait_end();
 			if (mc != CURLM_OK)
 				tc_multi_failed("curl_multi_poll", mc);
+			tc_check_postmaster();
 		}
 		else
 		{
@@ -776,6 +853,48 @@ tc_run_drive(TcRun *run)
 			ResetLatch(MyLatch);
 		}
 	}
+}
+
+/*
+ * curl_multi_perform with every asynchronous signal blocked.
+ *
+ * This is where libcurl starts its resolver threads, and a new thread
+ * inherits the signal mask of the one that creates it: with the signals
+ * blocked here, PostgreSQL's handlers (which set latches and flags meant
+ * for the backend's own thread) can never run on one of libcurl's.  Signals
+ * that arrive meanwhile are delivered as soon as the mask is restored, a
+ * few microseconds later, since perform itself never waits.
+ */
+static CURLMcode
+tc_multi_perform(int *running)
+{
+	sigset_t	block;
+	sigset_t	saved;
+	CURLMcode	mc;
+
+	sigfillset(&block);
+	/* faults of this thread's own must still be delivered at once */
+	sigdelset(&block, SIGSEGV);
+	sigdelset(&block, SIGBUS);
+	sigdelset(&block, SIGFPE);
+	sigdelset(&block, SIGILL);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	mc = curl_multi_perform(tc_multi, running);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return mc;
+}
+
+/*
+ * Exit at once if the postmaster has died, as WL_EXIT_ON_PM_DEATH does for
+ * the latch waits: a backend must not go on talking to the API for
+ * timeout_ms times the attempts with nobody left to answer to.  Cheap: on
+ * most platforms PostmasterIsAlive only reads a flag set by a signal.
+ */
+static void
+tc_check_postmaster(void)
+{
+	if (!PostmasterIsAlive())
+		proc_exit(1);
 }
 
 /*
@@ -887,6 +1006,18 @@ tc_set_options(TcRun *run, TcSlot *slot, CURL *easy, const TcHttpRequest *req)
 
 	/* libcurl must not use signals (SIGALRM for DNS timeouts) in a backend */
 	TC_SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
+
+	/*
+	 * When a transfer is cut short (cancel, a timeout, an ERROR) while its
+	 * name is still being looked up, libcurl would otherwise join the
+	 * resolver thread, which may sit in getaddrinfo for seconds, and the
+	 * backend would be deaf to cancel and terminate all that time.  With
+	 * QUICK_EXIT the thread is left to finish and clean up by itself.
+	 * Older libcurl has no such option: see the README.
+	 */
+#if LIBCURL_VERSION_NUM >= 0x075700
+	TC_SETOPT(easy, CURLOPT_QUICK_EXIT, 1L);
+#endif
 
 	/*
 	 * Plain HTTP(S) only, never a redirect: a 3xx goes back to the caller,
@@ -1225,11 +1356,7 @@ tc_backoff_ms(int retry)
 	if (retry - 1 < 16)
 		ceiling = Min(ceiling, (long) TC_RETRY_BASE_MS << Max(retry - 1, 0));
 
-#if PG_VERSION_NUM >= 150000
-	return (long) (pg_prng_double(&pg_global_prng_state) * (ceiling + 1));
-#else
-	return (long) (((double) random() / ((double) MAX_RANDOM_VALUE + 1)) * (ceiling + 1));
-#endif
+	return (long) (tc_random_double() * (ceiling + 1));
 }
 
 /*
@@ -1375,6 +1502,14 @@ tc_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 static void
 tc_xact_callback(XactEvent event, void *arg)
 {
+	/*
+	 * A backend on its way out (pg_terminate_backend, postmaster death)
+	 * leaves its handles to the operating system: detaching a transfer may
+	 * wait for a resolver thread on a libcurl without QUICK_EXIT, and
+	 * nothing needs the multi handle any more.
+	 */
+	if (proc_exit_inprogress)
+		return;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		tc_abort_runs(0);
 }
@@ -1384,7 +1519,7 @@ tc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
 	/* only runs started inside the subtransaction being aborted */
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB && !proc_exit_inprogress)
 		tc_abort_runs(GetCurrentTransactionNestLevel());
 }
 

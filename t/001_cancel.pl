@@ -26,8 +26,9 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 
-use IPC::Run ();
-use TcTap qw(require_env psql_cmd psql_do standin create_db add_server);
+use TcTap qw(require_env psql_do standin create_db add_server standin_stat wait_for
+  session_start session_send session_wait session_query session_end backend_waiting
+  backend_gone);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -41,86 +42,6 @@ my $id1 = '00000000-0000-4000-8000-000000000001';
 my $lookup = "SELECT number FROM phone_numbers WHERE id = '$id1';";
 # How long a cancel may take to land, against waits of 30 s.
 my $prompt_bound = 5;
-# How long to wait for a state we poll for.
-my $poll_limit = 20;
-
-sub standin_stat
-{
-	my ($name) = @_;
-	my $stats = standin('stats');
-	return $stats =~ /"\Q$name\E":\s*(\d+)/ ? $1 : die "no $name in $stats";
-}
-
-# Poll until $cond->() is true; false after $poll_limit seconds.
-sub wait_for
-{
-	my ($cond) = @_;
-	my $deadline = time + $poll_limit;
-	while (time < $deadline)
-	{
-		return 1 if $cond->();
-		sleep 0.05;
-	}
-	return 0;
-}
-
-# A long-lived psql session.  Statements are fed on stdin; each batch ends
-# with an \echo of a marker, so we know when its output is complete.
-my $marker_no = 0;
-
-sub session_start
-{
-	my $s = { in => '', out => '', err => '' };
-	$s->{timer} = IPC::Run::timeout(120);
-	$s->{h} = IPC::Run::start(
-		[ psql_cmd(), '-q', '-At', '-d', $db, '-v', 'VERBOSITY=verbose' ],
-		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err}, $s->{timer});
-	$s->{pid} = session_query($s, 'SELECT pg_backend_pid();');
-	return $s;
-}
-
-# Send SQL, don't wait; returns the marker to wait for.
-sub session_send
-{
-	my ($s, $sql) = @_;
-	my $marker = 'MARK_' . ++$marker_no;
-	$s->{out} = '';
-	$s->{err} = '';
-	$s->{in} .= "$sql\n\\echo $marker\n";
-	$s->{h}->pump_nb;
-	return $marker;
-}
-
-# Wait for the marker; returns (stdout before the marker, stderr).
-sub session_wait
-{
-	my ($s, $marker) = @_;
-	$s->{h}->pump until $s->{out} =~ /^\Q$marker\E$/m;
-	my ($out) = $s->{out} =~ /^(.*?)^\Q$marker\E$/ms;
-	$out //= '';
-	$out =~ s/\s+$//;
-	return wantarray ? ($out, $s->{err}) : $out;
-}
-
-sub session_query
-{
-	my ($s, $sql) = @_;
-	return scalar session_wait($s, session_send($s, $sql));
-}
-
-# Is the session's backend in the FDW's wait (curl poll or retry sleep)?
-sub backend_waiting
-{
-	my ($pid) = @_;
-	return psql_do($db, "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid"
-		  . " AND state = 'active' AND wait_event_type = 'Extension'") eq '1';
-}
-
-sub backend_gone
-{
-	my ($pid) = @_;
-	return psql_do('postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid") eq '0';
-}
 
 # ---------------------------------------------------------------------------
 # Setup: a database of our own, the extension, server, mapping and table.
@@ -129,10 +50,10 @@ create_db($db);
 add_server($db, 'topcalls', "base_url '$api_url'", 'phone_numbers (id uuid, number text)');
 standin('reset', '{}');
 
-my $witness = session_start();
+my $witness = session_start($db);
 ok($witness->{pid} =~ /^\d+$/, "witness session started (pid $witness->{pid})");
 
-my $a = session_start();
+my $a = session_start($db);
 is(session_query($a, $lookup), '+15550000001', 'a normal lookup works');
 
 # Start $sql in $s, wait until the backend waits in the FDW with the stand-in
@@ -145,7 +66,7 @@ sub interrupt_case
 	my $marker = session_send($s, $sql);
 	ok(wait_for(sub { standin_stat('requests') > $requests_before }),
 		"$what: the stand-in received the request");
-	ok(wait_for(sub { backend_waiting($s->{pid}) }), "$what: the backend waits in the FDW");
+	ok(wait_for(sub { backend_waiting($db, $s->{pid}) }), "$what: the backend waits in the FDW");
 	sleep 0.2;    # well inside the wait
 	my $t0 = time;
 	$interrupt->();
@@ -180,13 +101,13 @@ is(session_query($a, $lookup), '+15550000001', 'retry sleep: the session works a
 #    script (as here, on a pipe) then stops the script and exits with 3.
 # ---------------------------------------------------------------------------
 {
-	my $c = session_start();
+	my $c = session_start($db);
 	standin('faults', '[{"delay_ms": 30000, "times": 1}]');
 	my $requests_before = standin_stat('requests');
 	session_send($c, $lookup);
 	ok(wait_for(sub { standin_stat('requests') > $requests_before }),
 		'Ctrl-C: the stand-in received the request');
-	ok(wait_for(sub { backend_waiting($c->{pid}) }), 'Ctrl-C: the backend waits in the FDW');
+	ok(wait_for(sub { backend_waiting($db, $c->{pid}) }), 'Ctrl-C: the backend waits in the FDW');
 	sleep 0.2;
 	my $t0 = time;
 	$c->{h}->signal('INT');
@@ -217,13 +138,13 @@ for my $case (
 	[ 'retry sleep', '[{"status": 503, "times": 1, "headers": {"Retry-After": "30"}}]' ])
 {
 	my ($what, $faults) = @$case;
-	my $b = session_start();
+	my $b = session_start($db);
 	standin('faults', $faults);
 	my $requests_before = standin_stat('requests');
 	session_send($b, $lookup);
 	ok(wait_for(sub { standin_stat('requests') > $requests_before }),
 		"terminate, $what: the stand-in received the request");
-	ok(wait_for(sub { backend_waiting($b->{pid}) }), "terminate, $what: the backend waits in the FDW");
+	ok(wait_for(sub { backend_waiting($db, $b->{pid}) }), "terminate, $what: the backend waits in the FDW");
 	sleep 0.2;
 	my $t0 = time;
 	is(psql_do($db, "SELECT pg_terminate_backend($b->{pid}, 10000)"), 't',
@@ -246,11 +167,7 @@ is(session_query($witness, $lookup), '+15550000001', 'the witness session runs l
 is(session_query($a, $lookup), '+15550000001', 'the canceled session still runs lookups');
 is(psql_do($db, $lookup), '+15550000001', 'a new session runs lookups');
 
-for my $s ($a, $witness)
-{
-	$s->{in} .= "\\q\n";
-	$s->{h}->finish;
-}
+session_end($_) for ($a, $witness);
 standin('reset', '{}');
 psql_do('postgres', "DROP DATABASE $db");
 

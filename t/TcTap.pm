@@ -7,7 +7,9 @@
 #
 #   require_env(NAME...)         the values of those variables, in order;
 #                                skips the whole test when one is not set
-#   psql_cmd()                   psql's command line for that cluster
+#   psql_cmd([NODE])             psql's command line for that cluster, or for
+#                                a PostgreSQL::Test::Cluster node of the
+#                                test's own
 #   set_psql_verbosity(LEVEL)    VERBOSITY for psql_try and psql_do
 #                                (default: psql's own)
 #   psql_try(DB, SQL)            runs SQL; returns (ok, stdout, stderr)
@@ -18,6 +20,21 @@
 #   add_server(DB, NAME, OPTIONS, TABLE...)
 #                                a server, a user mapping for it and its
 #                                foreign tables
+#   standin_stat(NAME)           one of the stand-in's counters
+#   wait_for(CODE)               polls CODE until true (false after 20 s)
+#
+# Long-lived psql sessions, fed statements on stdin (IPC::Run):
+#   session_start(DB, [NODE])    starts one; ->{pid} is its backend's PID
+#   session_send(S, SQL)         sends SQL without waiting; returns a marker
+#   session_wait(S, MARKER)      (stdout, stderr) of what was sent
+#   session_query(S, SQL)        both: SQL's stdout
+#   session_end(S)               \q, and waits for psql to exit
+#   backend_waiting(DB, PID, [NODE])
+#                                the backend waits in the FDW (wait event
+#                                "Extension")
+#   backend_gone(PID, [NODE])    no such backend any more
+#   process_gone(PID)            the process has exited (a zombie waiting
+#                                to be reaped counts as exited)
 #
 # run-tests.sh gives prove "-I t"; the tests also add their own directory to
 # @INC, so that they can be run by hand too.
@@ -31,9 +48,11 @@ use Exporter 'import';
 use HTTP::Tiny;
 use IPC::Run ();
 use Test::More ();
+use Time::HiRes ();
 
 our @EXPORT_OK = qw(require_env psql_cmd set_psql_verbosity psql_try psql_do
-  standin create_db add_server);
+  standin create_db add_server standin_stat wait_for session_start session_send
+  session_wait session_query session_end backend_waiting backend_gone process_gone);
 
 # The values of the environment variables named, in order.  If one is not
 # set, skips the whole test: the first is the one whose absence says that the
@@ -54,6 +73,8 @@ sub require_env
 
 sub psql_cmd
 {
+	my ($node) = @_;
+	return ('psql', '-X', '-h', $node->host, '-p', $node->port) if $node;
 	return ('psql', '-X', '-h', $ENV{TC_PGHOST}, '-p', $ENV{TC_PGPORT}, '-U', 'postgres');
 }
 
@@ -70,10 +91,10 @@ sub set_psql_verbosity
 # One-shot psql; returns (success, stdout (trimmed), stderr).
 sub psql_try
 {
-	my ($dbname, $sql) = @_;
+	my ($dbname, $sql, $node) = @_;
 	my ($out, $err) = ('', '');
 	my $ok = IPC::Run::run(
-		[ psql_cmd(), '-At', '-v', 'ON_ERROR_STOP=1',
+		[ psql_cmd($node), '-At', '-v', 'ON_ERROR_STOP=1',
 			(defined $verbosity ? ('-v', "VERBOSITY=$verbosity") : ()),
 			'-d', $dbname, '-c', $sql ],
 		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
@@ -84,8 +105,8 @@ sub psql_try
 # One-shot psql; returns stdout (trimmed), dies on failure.
 sub psql_do
 {
-	my ($dbname, $sql) = @_;
-	my ($ok, $out, $err) = psql_try($dbname, $sql);
+	my ($dbname, $sql, $node) = @_;
+	my ($ok, $out, $err) = psql_try($dbname, $sql, $node);
 	die "psql failed: $sql\n$err" unless $ok;
 	return $out;
 }
@@ -111,10 +132,10 @@ sub standin
 # after the name), with the extension.
 sub create_db
 {
-	my ($db, $options) = @_;
-	psql_do('postgres', "DROP DATABASE IF EXISTS $db WITH (FORCE)");
-	psql_do('postgres', "CREATE DATABASE $db" . (defined $options ? " $options" : ''));
-	psql_do($db, 'CREATE EXTENSION topcalls_fdw');
+	my ($db, $options, $node) = @_;
+	psql_do('postgres', "DROP DATABASE IF EXISTS $db WITH (FORCE)", $node);
+	psql_do('postgres', "CREATE DATABASE $db" . (defined $options ? " $options" : ''), $node);
+	psql_do($db, 'CREATE EXTENSION topcalls_fdw', $node);
 	return;
 }
 
@@ -125,11 +146,112 @@ sub create_db
 sub add_server
 {
 	my ($db, $name, $options, @tables) = @_;
+	my $node = ref $tables[-1] ? pop @tables : undef;
 	my $sql = "CREATE SERVER $name FOREIGN DATA WRAPPER topcalls_fdw OPTIONS ($options);\n"
 	  . "CREATE USER MAPPING FOR CURRENT_USER SERVER $name OPTIONS (api_key 'tc_test_key');\n";
 	$sql .= "CREATE FOREIGN TABLE $_ SERVER $name;\n" for @tables;
-	psql_do($db, $sql);
+	psql_do($db, $sql, $node);
 	return;
+}
+
+# One of the stand-in's counters (GET /_admin/stats).
+sub standin_stat
+{
+	my ($name) = @_;
+	my $stats = standin('stats');
+	return $stats =~ /"\Q$name\E":\s*(\d+)/ ? $1 : die "no $name in $stats";
+}
+
+# Poll until $cond->() is true; false after 20 seconds.
+sub wait_for
+{
+	my ($cond) = @_;
+	my $deadline = Time::HiRes::time() + 20;
+	while (Time::HiRes::time() < $deadline)
+	{
+		return 1 if $cond->();
+		Time::HiRes::sleep(0.05);
+	}
+	return 0;
+}
+
+# A long-lived psql session.  Statements are fed on stdin; each batch ends
+# with an \echo of a marker, so we know when its output is complete.
+my $marker_no = 0;
+
+sub session_start
+{
+	my ($db, $node) = @_;
+	my $s = { in => '', out => '', err => '' };
+	$s->{timer} = IPC::Run::timeout(120);
+	$s->{h} = IPC::Run::start(
+		[ psql_cmd($node), '-q', '-At', '-d', $db, '-v', 'VERBOSITY=verbose' ],
+		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err}, $s->{timer});
+	$s->{pid} = session_query($s, 'SELECT pg_backend_pid();');
+	return $s;
+}
+
+# Send SQL, don't wait; returns the marker to wait for.
+sub session_send
+{
+	my ($s, $sql) = @_;
+	my $marker = 'MARK_' . ++$marker_no;
+	$s->{out} = '';
+	$s->{err} = '';
+	$s->{in} .= "$sql\n\\echo $marker\n";
+	$s->{h}->pump_nb;
+	return $marker;
+}
+
+# Wait for the marker; returns (stdout before the marker, stderr).
+sub session_wait
+{
+	my ($s, $marker) = @_;
+	$s->{h}->pump until $s->{out} =~ /^\Q$marker\E$/m;
+	my ($out) = $s->{out} =~ /^(.*?)^\Q$marker\E$/ms;
+	$out //= '';
+	$out =~ s/\s+$//;
+	return wantarray ? ($out, $s->{err}) : $out;
+}
+
+sub session_query
+{
+	my ($s, $sql) = @_;
+	return scalar session_wait($s, session_send($s, $sql));
+}
+
+sub session_end
+{
+	my ($s) = @_;
+	$s->{in} .= "\\q\n";
+	eval { $s->{h}->finish };
+	return;
+}
+
+# Is the backend in the FDW's wait (curl poll or retry sleep)?
+sub backend_waiting
+{
+	my ($db, $pid, $node) = @_;
+	return psql_do($db, "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid"
+		  . " AND state = 'active' AND wait_event_type = 'Extension'", $node) eq '1';
+}
+
+sub backend_gone
+{
+	my ($pid, $node) = @_;
+	return psql_do('postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid", $node) eq '0';
+}
+
+# Has the process exited?  A backend whose postmaster died is reparented,
+# and may stay a zombie for a while before its new parent reaps it.
+sub process_gone
+{
+	my ($pid) = @_;
+	return 1 unless kill(0, $pid);
+	open my $fh, '<', "/proc/$pid/stat" or return 1;
+	my $stat = <$fh>;
+	close $fh;
+	return defined $stat && $stat =~ /^\d+ \(.*\) Z/ ? 1 : 0;
 }
 
 1;
