@@ -80,27 +80,62 @@ tc_append_urlencoded(StringInfo buf, const char *s)
 	}
 }
 
-/* Fill url and what of a request for "path": the only place URLs are made. */
-static void
-tc_api_set_target(const TcOptions *opts, const char *path, TcHttpRequest *req)
+/*
+ * The path part of base_url ("/prefix" of "https://host/prefix", "" when
+ * there is none): requests go below it, and messages name the path as it
+ * was really requested.
+ */
+static const char *
+tc_base_path(const TcOptions *opts)
 {
-	memset(req, 0, sizeof(*req));
-	req->url = psprintf("%s%s", opts->base_url, path);
-	req->what = psprintf("GET %s", path);
+	const char *rest = strstr(opts->base_url, "://");
+	const char *slash;
+
+	rest = rest ? rest + 3 : opts->base_url;
+	slash = strchr(rest, '/');
+	return slash ? slash : "";
 }
 
+/*
+ * Fill url and what of a request for "path", which the caller passes in a
+ * StringInfo and which is freed here: the only place URLs are made.
+ */
+static void
+tc_api_set_target(const TcOptions *opts, StringInfo path, TcHttpRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->url = psprintf("%s%s", opts->base_url, path->data);
+	req->what = psprintf("GET %s%s", tc_base_path(opts), path->data);
+	pfree(path->data);
+}
+
+/*
+ * tc_api_lookup_request
+ *		Fill req for GET <resource path>/<id>.
+ *
+ * The id must be a UUID: callers check with tc_api_normalize_id first, and
+ * this checks again, as the last line of defence before the id goes into a
+ * URL path.
+ */
 void
 tc_api_lookup_request(const TcOptions *opts, const char *id, TcHttpRequest *req)
 {
 	const TcResource *r = tc_resource_get(opts->resource);
 	char		normalized[TC_ID_BUFSIZE];
+	StringInfoData path;
 
-	/* callers normalize first; this is the last line of defence */
 	if (!tc_api_normalize_id(id, normalized))
 		elog(ERROR, "id \"%s\" was not validated", id);
-	tc_api_set_target(opts, psprintf("%s/%s", r->path, normalized), req);
+	initStringInfo(&path);
+	appendStringInfo(&path, "%s/%s", r->path, normalized);
+	tc_api_set_target(opts, &path, req);
 }
 
+/*
+ * tc_api_list_request
+ *		Fill req for one page of the resource's list: GET <path>?limit=N,
+ *		and &cursor=<the cursor, percent-encoded> after the first page.
+ */
 void
 tc_api_list_request(const TcOptions *opts, int limit, const char *cursor,
 					TcHttpRequest *req)
@@ -115,21 +150,29 @@ tc_api_list_request(const TcOptions *opts, int limit, const char *cursor,
 		appendStringInfoString(&path, "&cursor=");
 		tc_append_urlencoded(&path, cursor);
 	}
-	tc_api_set_target(opts, path.data, req);
+	tc_api_set_target(opts, &path, req);
 }
 
-/* What EXPLAIN shows. */
+/*
+ * tc_api_lookup_summary
+ *		What EXPLAIN shows for a scan that looks ids up.
+ */
 char *
 tc_api_lookup_summary(const TcOptions *opts)
 {
-	return psprintf("GET %s/{id}", tc_resource_get(opts->resource)->path);
+	return psprintf("GET %s%s/{id}", tc_base_path(opts),
+					tc_resource_get(opts->resource)->path);
 }
 
+/*
+ * tc_api_list_summary
+ *		What EXPLAIN shows for a scan that reads the list.
+ */
 char *
 tc_api_list_summary(const TcOptions *opts, int limit)
 {
-	return psprintf("GET %s?limit=%d", tc_resource_get(opts->resource)->path,
-					limit);
+	return psprintf("GET %s%s?limit=%d", tc_base_path(opts),
+					tc_resource_get(opts->resource)->path, limit);
 }
 
 /*
@@ -545,42 +588,65 @@ tc_api_parse(const TcHttpRequest *req)
 }
 
 /*
- * Fill *title and *detail from a problem+json body, when it is one.
+ * What a problem+json answer says: its title and detail when they are
+ * strings (excerpted, see tc_excerpt), and its numeric status (0 when there
+ * is none).  Returns false, leaving the rest empty, when the body is not a
+ * JSON object.
  */
-static void
-tc_problem_text(const TcHttpRequest *req, char **title, char **detail)
+static bool
+tc_problem_read(const TcHttpRequest *req, char **title, char **detail,
+				int64 *status)
 {
 	const char *error;
 	struct json_object *root;
 	struct json_object *val;
+	bool		is_object;
 
 	*title = *detail = NULL;
+	*status = 0;
 	if (req->body == NULL || req->body_len == 0)
-		return;
+		return false;
 	root = tc_parse_json(req->body, req->body_len, &error);
 	if (root == NULL)
-		return;
-	if (json_object_is_type(root, json_type_object))
+		return false;
+	is_object = json_object_is_type(root, json_type_object);
+	if (is_object)
 	{
 		if (json_object_object_get_ex(root, "title", &val) &&
-			json_object_is_type(val, json_type_string))
+			json_object_is_type(val, json_type_string) &&
+			json_object_get_string_len(val) > 0)
 			*title = tc_excerpt(json_object_get_string(val),
 								json_object_get_string_len(val), TC_EXCERPT_LEN);
 		if (json_object_object_get_ex(root, "detail", &val) &&
-			json_object_is_type(val, json_type_string))
+			json_object_is_type(val, json_type_string) &&
+			json_object_get_string_len(val) > 0)
 			*detail = tc_excerpt(json_object_get_string(val),
 								 json_object_get_string_len(val), 2 * TC_EXCERPT_LEN);
+		if (json_object_object_get_ex(root, "status", &val) &&
+			json_object_is_type(val, json_type_int))
+			*status = json_object_get_int64(val);
 	}
 	json_object_put(root);
+	return is_object;
 }
 
-/* " after N attempts", when there were retries. */
-static char *
-tc_attempts_note(const TcHttpRequest *req)
+/*
+ * Is this 404 the API's own "no such object"?  Only then is a lookup's 404
+ * no row: the answer must be a JSON object in the problem+json form the API
+ * sends for its errors, carrying "status": 404.  A proxy's HTML page, an
+ * empty body, or JSON of another shape (a web server's 404 for a path that
+ * is not the API's, say after a wrong base_url) is an error instead, so that
+ * a misconfiguration cannot silently empty every lookup and join.
+ */
+static bool
+tc_is_api_not_found(const TcHttpRequest *req)
 {
-	if (req->attempts > 1)
-		return psprintf(" after %d attempts", req->attempts);
-	return "";
+	char	   *title;
+	char	   *detail;
+	int64		status;
+
+	return req->status == 404 &&
+		tc_problem_read(req, &title, &detail, &status) && status == 404;
 }
 
 /*
@@ -596,7 +662,7 @@ tc_redact(const char *text, const TcOptions *opts)
 	const char *p = text;
 	const char *hit;
 
-	if (keylen == 0 || strstr(text, key) == NULL)
+	if (text == NULL || keylen == 0 || strstr(text, key) == NULL)
 		return (char *) text;
 	initStringInfo(&buf);
 	while ((hit = strstr(p, key)) != NULL)
@@ -610,16 +676,56 @@ tc_redact(const char *text, const TcOptions *opts)
 }
 
 /*
- * Judge a finished request.  Returns true for a 2xx answer with a body to
- * parse, false for a 404 to a lookup (no such row); raises the ERROR the
- * user sees for everything else.
+ * errdetail for an HTTP error answer: what its problem+json says, or how the
+ * body began when it is not problem+json.  For use inside ereport().
+ */
+static int
+tc_errdetail_answer(const TcHttpRequest *req, const TcOptions *opts)
+{
+	char	   *title;
+	char	   *detail;
+	int64		status;
+
+	(void) tc_problem_read(req, &title, &detail, &status);
+	title = tc_redact(title, opts);
+	detail = tc_redact(detail, opts);
+	if (title && detail)
+		return errdetail("The API reported \"%s\": \"%s\".", title, detail);
+	if (title || detail)
+		return errdetail("The API reported \"%s\".", title ? title : detail);
+	if (req->body_len > 0)
+		return errdetail("The answer was not problem+json; it began: \"%s\".",
+						 tc_redact(tc_excerpt(req->body, req->body_len, TC_EXCERPT_LEN),
+								   opts));
+	return errdetail("The answer had an empty body.");
+}
+
+/*
+ * The SQLSTATE of an HTTP error answer: applications can tell an
+ * authentication or authorization problem from an outage.
+ */
+static int
+tc_http_errcode(long status)
+{
+	if (status == 401)
+		return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+	if (status == 403)
+		return ERRCODE_INSUFFICIENT_PRIVILEGE;
+	return ERRCODE_FDW_ERROR;
+}
+
+/*
+ * tc_api_check_answer
+ *		Judge a finished request.
+ *
+ * Returns true for a 2xx answer with a body to parse, and false for the
+ * API's own 404 to a lookup (no such row: see tc_is_api_not_found).  Raises
+ * the ERROR the user sees for everything else.
  */
 bool
 tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts)
 {
-	char	   *title;
-	char	   *detail;
-	char	   *problem;
+	int			n = req->attempts;
 
 	if (req->transport_failed)
 	{
@@ -629,22 +735,30 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 					 errmsg("the answer to %s is larger than max_response_bytes (" INT64_FORMAT " bytes)",
 							req->what, opts->max_response_bytes),
 					 errhint("Raise the server option max_response_bytes if the answer is expected to be this large.")));
+		if (req->connect_failed)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 n > 1 ?
+					 errmsg_plural("could not connect to the TopCalls API for %s after %d attempt",
+								   "could not connect to the TopCalls API for %s after %d attempts",
+								   n, req->what, n) :
+					 errmsg("could not connect to the TopCalls API for %s", req->what),
+					 errdetail("The transfer failed: %s.",
+							   req->error ? tc_redact(req->error, opts) : "unknown error")));
 		ereport(ERROR,
-				(errcode(req->connect_failed ?
-						 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION :
-						 ERRCODE_FDW_ERROR),
-				 req->connect_failed ?
-				 errmsg("could not connect to the TopCalls API for %s%s",
-						req->what, tc_attempts_note(req)) :
-				 errmsg("request %s to the TopCalls API failed%s",
-						req->what, tc_attempts_note(req)),
+				(errcode(ERRCODE_FDW_ERROR),
+				 n > 1 ?
+				 errmsg_plural("request %s to the TopCalls API failed after %d attempt",
+							   "request %s to the TopCalls API failed after %d attempts",
+							   n, req->what, n) :
+				 errmsg("request %s to the TopCalls API failed", req->what),
 				 errdetail("The transfer failed: %s.",
 						   req->error ? tc_redact(req->error, opts) : "unknown error")));
 	}
 
 	if (req->status >= 200 && req->status < 300)
 		return true;
-	if (req->status == 404 && lookup)
+	if (lookup && tc_is_api_not_found(req))
 		return false;
 
 	if (req->status >= 300 && req->status < 400)
@@ -655,31 +769,22 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 				 errdetail("Redirects are not followed, so that the API key is never sent to another host."),
 				 errhint("Check the server option base_url.")));
 
-	tc_problem_text(req, &title, &detail);
-	if (title && title[0] == '\0')
-		title = NULL;
-	if (detail && detail[0] == '\0')
-		detail = NULL;
-	if (title || detail)
-		problem = psprintf("%s%s%s", title ? title : "",
-						   title && detail ? ": " : "", detail ? detail : "");
-	else if (req->body_len > 0)
-		problem = psprintf("The answer was not problem+json; it began: \"%s\"",
-						   tc_excerpt(req->body, req->body_len, TC_EXCERPT_LEN));
-	else
-		problem = pstrdup("The answer had an empty body");
-
 	ereport(ERROR,
-			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("TopCalls API request %s failed with HTTP %ld%s",
-					req->what, req->status, tc_attempts_note(req)),
-			 errdetail("%s%s", tc_redact(problem, opts),
-					   problem[strlen(problem) - 1] == '.' ? "" : "."),
+			(errcode(tc_http_errcode(req->status)),
+			 n > 1 ?
+			 errmsg_plural("TopCalls API request %s failed with HTTP %ld after %d attempt",
+						   "TopCalls API request %s failed with HTTP %ld after %d attempts",
+						   n, req->what, req->status, n) :
+			 errmsg("TopCalls API request %s failed with HTTP %ld",
+					req->what, req->status),
+			 tc_errdetail_answer(req, opts),
 			 req->status == 401 ?
 			 errhint("Check the api_key option of the user mapping for server \"%s\".",
 					 opts->servername) :
 			 req->status == 403 ?
 			 errhint("The API key needs the %s scope.",
-					 tc_resource_get(opts->resource)->scope) : 0));
+					 tc_resource_get(opts->resource)->scope) :
+			 req->status == 404 && lookup ?
+			 errhint("Only the API's own problem+json answer with status 404 means that there is no such object; check the server option base_url.") : 0));
 	return false;				/* keep compiler quiet */
 }

@@ -491,9 +491,10 @@ tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
 void
 tc_require_api_key(const TcOptions *opts)
 {
+	/* the same SQLSTATE as core's GetUserMapping */
 	if (!OidIsValid(opts->umid))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("user mapping not found for user \"%s\" and server \"%s\"",
 						GetUserNameFromId(opts->userid, false), opts->servername),
 				 errhint("Create one with CREATE USER MAPPING FOR %s SERVER %s OPTIONS (api_key '...').",
