@@ -8,6 +8,7 @@ OBJS = \
 	http.o \
 	option.o \
 	resource.o \
+	scan.o \
 	topcalls_fdw.o
 
 EXTENSION = topcalls_fdw
@@ -18,7 +19,7 @@ PG_CPPFLAGS = $(shell pkg-config --cflags json-c libcurl)
 SHLIB_LINK = $(shell pkg-config --libs json-c libcurl)
 
 # The suites need the stand-in API and a cluster set up by test/run-tests.sh.
-REGRESS = setup options lookup list convert errors explain import volume planner faults security
+REGRESS = setup options lookup list convert errors explain import volume planner plans rescan faults security
 REGRESS_OPTS = --load-extension=topcalls_fdw
 
 PG_CONFIG ?= pg_config

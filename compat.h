@@ -33,6 +33,7 @@
 #include "catalog/pg_authid.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/sampling.h"
 
@@ -110,6 +111,16 @@
 #define tc_create_foreignscan_path(root, rel, rows, startup, total, required_outer, fdw_private) \
 	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), \
 							NIL, (required_outer), NULL, (fdw_private))
+#endif
+
+/*
+ * The function behind date(timestamptz): 14 named fmgroids.h's macros after
+ * the SQL name and arguments, 13 after the C function.
+ */
+#if PG_VERSION_NUM >= 140000
+#define TC_F_DATE_FROM_TIMESTAMPTZ	F_DATE_TIMESTAMPTZ
+#else
+#define TC_F_DATE_FROM_TIMESTAMPTZ	F_TIMESTAMPTZ_DATE
 #endif
 
 /* vacuum_delay_point learned whether it runs for ANALYZE in 18. */

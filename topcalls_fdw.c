@@ -35,9 +35,11 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
+#include "optimizer/plancat.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "storage/bufpage.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -52,32 +54,17 @@
 
 PG_MODULE_MAGIC;
 
-/* Ids looked up per round of concurrent requests; bounds a scan's bodies. */
-#define TC_LOOKUP_BATCH			1024
-
 /*
- * Ids a scan remembers across rescans, so that a nested loop fetches each
- * outer id once; past this the cache starts afresh, bounding its memory.
+ * Row estimate of a table never analyzed and without a "rows" option.  It
+ * errs on the large side on purpose: guessing too large costs a join from a
+ * few hundred local rows some lookups where one list read would have done,
+ * while guessing too small makes a join from a handful of rows read the
+ * whole list of a large account.
  */
-#define TC_CACHE_MAX_IDS		10000
-
-/* Row estimate of a table never analyzed and without a "rows" option. */
-#define TC_DEFAULT_TABLE_ROWS	1000.0
+#define TC_DEFAULT_TABLE_ROWS	10000.0
 
 /* Ids assumed for an array whose length the planner cannot see. */
 #define TC_DEFAULT_ARRAY_IDS	10.0
-
-/*
- * fdw_private of a ForeignScan plan, a List indexed by these.  The id
- * expressions themselves are in fdw_exprs, so that generic plans and rescans
- * evaluate the current parameter values.
- */
-enum TcScanPrivateIndex
-{
-	TC_PRIV_EXPR_IS_ARRAY,		/* List of Boolean-as-Integer, one per expr */
-	TC_PRIV_PAGE_LIMIT,			/* Integer: limit of a list request */
-	TC_PRIV_LOOKUP,				/* Integer: 1 when the scan looks ids up */
-};
 
 /* Planner state of one foreign relation, in baserel->fdw_private. */
 typedef struct TcRelInfo
@@ -89,46 +76,6 @@ typedef struct TcRelInfo
 	double		table_rows;		/* rows in the whole collection */
 	double		lookup_ids;		/* ids the id_clauses name, estimated */
 } TcRelInfo;
-
-/* One id looked up in this scan: NULL tuple when the API said 404. */
-typedef struct TcCacheEntry
-{
-	char		id[TC_ID_BUFSIZE];
-	HeapTuple	tuple;
-} TcCacheEntry;
-
-/* Executor state of a scan. */
-typedef struct TcScanState
-{
-	TcOptions	opts;
-	TcConverter *conv;
-	MemoryContext scancxt;		/* the scan's life */
-	MemoryContext cachecxt;		/* the id cache and its tuples */
-	MemoryContext batchcxt;		/* one list page or one round of lookups */
-
-	bool		lookup;
-	List	   *id_exprs;		/* ExprStates */
-	List	   *id_is_array;	/* Integer per expr */
-	int			page_limit;
-
-	/* lookups */
-	bool		ids_ready;
-	char	  **ids;			/* distinct normalized ids, sorted */
-	int			nids;
-	int			next_id;
-	HTAB	   *cache;			/* id -> TcCacheEntry, kept across rescans
-								 * until it holds TC_CACHE_MAX_IDS */
-
-	/* list */
-	bool		list_started;
-	TcPage		page;
-	int			page_pos;
-
-	/* what EXPLAIN ANALYZE reports */
-	TcHttpStats stats;
-	int64		pages;
-	int64		not_found;
-} TcScanState;
 
 PG_FUNCTION_INFO_V1(topcalls_fdw_handler);
 
@@ -142,17 +89,11 @@ static ForeignScan *tcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 									 Oid foreigntableid, ForeignPath *best_path,
 									 List *tlist, List *scan_clauses,
 									 Plan *outer_plan);
-static void tcBeginForeignScan(ForeignScanState *node, int eflags);
-static TupleTableSlot *tcIterateForeignScan(ForeignScanState *node);
-static void tcReScanForeignScan(ForeignScanState *node);
-static void tcEndForeignScan(ForeignScanState *node);
-static void tcExplainForeignScan(ForeignScanState *node, ExplainState *es);
 static bool tcAnalyzeForeignTable(Relation relation,
 								  AcquireSampleRowsFunc *func,
 								  BlockNumber *totalpages);
 static List *tcImportForeignSchema(ImportForeignSchemaStmt *stmt,
 								   Oid serverOid);
-static void tc_cache_reset(TcScanState *state);
 
 /*
  * Only catalog callbacks here: curl is initialised lazily by http.c in the
@@ -293,12 +234,48 @@ tc_id_clause(Expr *clause, Index relid, AttrNumber id_attnum,
 	return false;
 }
 
-/* How many ids a value expression names, as far as the planner can tell. */
+/* The rows a subquery's plan is expected to return. */
 static double
-tc_estimate_ids(Expr *value, bool is_array)
+tc_subplan_rows(PlannerInfo *root, SubPlan *subplan)
+{
+	Plan	   *plan = (Plan *) list_nth(root->glob->subplans, subplan->plan_id - 1);
+
+	return plan->plan_rows;
+}
+
+/*
+ * How many ids a value expression names, as far as the planner can tell:
+ * the length of a constant array or an ARRAY[...], the row estimate of an
+ * ARRAY(SELECT ...) (a SubPlan, or the Param an uncorrelated one became
+ * as an initplan), and a guess for anything else.
+ */
+static double
+tc_estimate_ids(PlannerInfo *root, Expr *value, bool is_array)
 {
 	if (!is_array)
 		return 1.0;
+	while (IsA(value, RelabelType))
+		value = ((RelabelType *) value)->arg;
+	if (IsA(value, SubPlan))
+		return tc_subplan_rows(root, (SubPlan *) value);
+	if (IsA(value, Param) && ((Param *) value)->paramkind == PARAM_EXEC)
+	{
+		int			paramid = ((Param *) value)->paramid;
+		PlannerInfo *level;
+		ListCell   *lc;
+
+		for (level = root; level != NULL; level = level->parent_root)
+		{
+			foreach(lc, level->init_plans)
+			{
+				SubPlan    *initplan = lfirst_node(SubPlan, lc);
+
+				if (list_member_int(initplan->setParam, paramid))
+					return tc_subplan_rows(level, initplan);
+			}
+		}
+		return TC_DEFAULT_ARRAY_IDS;
+	}
 	if (IsA(value, Const))
 	{
 		Const	   *c = (Const *) value;
@@ -345,7 +322,7 @@ tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			tc_id_clause(ri->clause, baserel->relid, info->id_attnum,
 						 &value, &is_array))
 		{
-			double		n = tc_estimate_ids(value, is_array);
+			double		n = tc_estimate_ids(root, value, is_array);
 
 			info->id_clauses = lappend(info->id_clauses, ri);
 			if (info->lookup_ids < 0 || n < info->lookup_ids)
@@ -401,12 +378,17 @@ tc_cost_list(const TcRelInfo *info, double rows, Cost *startup, Cost *total)
 		rows * cpu_tuple_cost;
 }
 
+/*
+ * A path of this relation; "lookup" says whether it looks ids up or reads
+ * the list, which GetForeignPlan finds in the path's fdw_private.
+ */
 static ForeignPath *
 tc_make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
-			 Cost startup, Cost total, Relids required_outer)
+			 Cost startup, Cost total, Relids required_outer, bool lookup)
 {
 	return tc_create_foreignscan_path(root, baserel, rows, startup, total,
-									  required_outer, NIL);
+									  required_outer,
+									  list_make1(makeInteger(lookup ? 1 : 0)));
 }
 
 /* For generate_implied_equalities_for_column: is this EC member our id? */
@@ -450,13 +432,21 @@ tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
 	*seen_outer = lappend(*seen_outer, required_outer);
 
 	ppi = get_baserel_parampathinfo(root, baserel, required_outer);
-	tc_cost_lookups(info, tc_estimate_ids(value, is_array), ppi->ppi_rows,
+	tc_cost_lookups(info, tc_estimate_ids(root, value, is_array), ppi->ppi_rows,
 					&startup, &total);
 	add_path(baserel, (Path *)
 			 tc_make_path(root, baserel, ppi->ppi_rows, startup, total,
-						  required_outer));
+						  required_outer, true));
 }
 
+/*
+ * tcGetForeignPaths
+ *		The ways to scan the relation: reading the list, always; looking up
+ *		the ids the table's own id conditions name, when there are such
+ *		conditions; and one lookup path per outer relation a join clause or
+ *		equivalence class on id could take its ids from.  The costs decide:
+ *		a thousand ids against a small account read the list once.
+ */
 static void
 tcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -467,13 +457,17 @@ tcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *ec_clauses;
 	ListCell   *lc;
 
-	if (info->id_clauses)
-		tc_cost_lookups(info, info->lookup_ids, baserel->rows, &startup, &total);
-	else
-		tc_cost_list(info, baserel->rows, &startup, &total);
+	tc_cost_list(info, baserel->rows, &startup, &total);
 	add_path(baserel, (Path *)
 			 tc_make_path(root, baserel, baserel->rows, startup, total,
-						  baserel->lateral_relids));
+						  baserel->lateral_relids, false));
+	if (info->id_clauses)
+	{
+		tc_cost_lookups(info, info->lookup_ids, baserel->rows, &startup, &total);
+		add_path(baserel, (Path *)
+				 tc_make_path(root, baserel, baserel->rows, startup, total,
+							  baserel->lateral_relids, true));
+	}
 
 	if (info->id_attnum == 0)
 		return;
@@ -515,29 +509,34 @@ tc_page_limit(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info)
 	return limit;
 }
 
+/*
+ * tcGetForeignPlan
+ *		The ForeignScan of the chosen path.
+ *
+ * Every clause stays in the local quals, the id clauses too: rows are
+ * checked against them whatever the API answers.  On a lookup path, the id
+ * clauses (of the table, or of this path's join) also choose the requests:
+ * their value expressions go into fdw_exprs, evaluated at run time.
+ */
 static ForeignScan *
 tcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,
 				 Plan *outer_plan)
 {
 	TcRelInfo  *info = (TcRelInfo *) baserel->fdw_private;
+	bool		lookup = intVal(linitial(best_path->fdw_private)) != 0;
 	List	   *id_exprs = NIL;
 	List	   *id_is_array = NIL;
 	List	   *fdw_private;
 	ListCell   *lc;
 
-	/*
-	 * Every clause stays in the local quals, the id clauses too: rows are
-	 * checked against them whatever the API answers.  The id clauses (of the
-	 * table, or of this path's join) also choose the requests.
-	 */
 	foreach(lc, scan_clauses)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
 		Expr	   *value;
 		bool		is_array;
 
-		if (!ri->pseudoconstant &&
+		if (lookup && !ri->pseudoconstant &&
 			tc_id_clause(ri->clause, baserel->relid, info->id_attnum,
 						 &value, &is_array))
 		{
@@ -545,10 +544,12 @@ tcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			id_is_array = lappend_int(id_is_array, is_array ? 1 : 0);
 		}
 	}
+	/* a lookup path has an id clause by construction */
+	Assert(!lookup || id_exprs != NIL);
 
 	fdw_private = list_make3(id_is_array,
 							 makeInteger(tc_page_limit(root, baserel, info)),
-							 makeInteger(id_exprs != NIL ? 1 : 0));
+							 makeInteger(lookup ? 1 : 0));
 
 	return make_foreignscan(tlist,
 							extract_actual_clauses(scan_clauses, false),
@@ -558,468 +559,6 @@ tcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 							NIL,
 							NIL,
 							outer_plan);
-}
-
-/* ------------------------------------------------------------------------
- * Execution
- * ------------------------------------------------------------------------
- */
-
-static Oid
-tc_scan_userid(ForeignScanState *node)
-{
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-	Oid			userid = tc_plan_userid(fsplan, node->ss.ps.state);
-
-	return OidIsValid(userid) ? userid : GetUserId();
-}
-
-static void
-tcBeginForeignScan(ForeignScanState *node, int eflags)
-{
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-	EState	   *estate = node->ss.ps.state;
-	Relation	rel = node->ss.ss_currentRelation;
-	TcScanState *state;
-	
-	/* plain EXPLAIN contacts nothing and needs no state */
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-
-	state = palloc0(sizeof(TcScanState));
-	node->fdw_state = state;
-	state->scancxt = AllocSetContextCreate(estate->es_query_cxt,
-										   "topcalls_fdw scan",
-										   ALLOCSET_DEFAULT_SIZES);
-	state->batchcxt = AllocSetContextCreate(state->scancxt,
-											"topcalls_fdw batch",
-											ALLOCSET_DEFAULT_SIZES);
-
-	tc_get_options(RelationGetRelid(rel), tc_scan_userid(node), &state->opts);
-	state->conv = tc_converter_create(rel, state->scancxt);
-
-	state->id_is_array = (List *) list_nth(fsplan->fdw_private, TC_PRIV_EXPR_IS_ARRAY);
-	state->page_limit = intVal(list_nth(fsplan->fdw_private, TC_PRIV_PAGE_LIMIT));
-	state->lookup = intVal(list_nth(fsplan->fdw_private, TC_PRIV_LOOKUP)) != 0;
-	state->id_exprs = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
-
-	state->cachecxt = AllocSetContextCreate(state->scancxt,
-											"topcalls_fdw id cache",
-											ALLOCSET_DEFAULT_SIZES);
-	tc_cache_reset(state);
-}
-
-/*
- * Start the scan's id cache afresh, freeing the tuples it held.  Nothing
- * returned from the cache may be in use: callers clear the scan slot first.
- */
-static void
-tc_cache_reset(TcScanState *state)
-{
-	HASHCTL		hctl;
-
-	MemoryContextReset(state->cachecxt);
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = TC_ID_BUFSIZE;
-	hctl.entrysize = sizeof(TcCacheEntry);
-	hctl.hcxt = state->cachecxt;
-	state->cache = hash_create("topcalls_fdw ids", 64, &hctl,
-							   HASH_ELEM | TC_HASH_STRINGS | HASH_CONTEXT);
-}
-
-/* A value of the id column's type as a normalized id, or an ERROR. */
-static void
-tc_datum_to_id(Datum value, Oid type, char *out)
-{
-	Oid			outfunc;
-	bool		isvarlena;
-	char	   *text;
-
-	getTypeOutputInfo(type, &outfunc, &isvarlena);
-	text = OidOutputFunctionCall(outfunc, value);
-	if (!tc_api_normalize_id(text, out))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid TopCalls id: \"%s\"", tc_shorten(text, TC_QUOTE_LEN)),
-				 errdetail("TopCalls ids are UUIDs; no request was sent.")));
-}
-
-static int
-tc_cmp_ids(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* Sort and deduplicate ids in place; returns the new count. */
-static int
-tc_unique_ids(char **ids, int n)
-{
-	int			i;
-	int			out = 0;
-
-	if (n == 0)
-		return 0;
-	qsort(ids, n, sizeof(char *), tc_cmp_ids);
-	for (i = 0; i < n; i++)
-	{
-		if (out == 0 || strcmp(ids[out - 1], ids[i]) != 0)
-			ids[out++] = ids[i];
-	}
-	return out;
-}
-
-/* Keep in a only the ids also in b (both sorted and distinct). */
-static int
-tc_intersect_ids(char **a, int na, char **b, int nb)
-{
-	int			i = 0;
-	int			j = 0;
-	int			out = 0;
-
-	while (i < na && j < nb)
-	{
-		int			c = strcmp(a[i], b[j]);
-
-		if (c == 0)
-		{
-			a[out++] = a[i];
-			i++;
-			j++;
-		}
-		else if (c < 0)
-			i++;
-		else
-			j++;
-	}
-	return out;
-}
-
-/*
- * Evaluate the id expressions with the current parameter values: the ids
- * this scan reads, distinct, sorted, and meeting every id condition.  NULLs
- * name nothing; an id that is not a UUID is an ERROR before any request.
- */
-static void
-tc_compute_ids(ForeignScanState *node, TcScanState *state)
-{
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	MemoryContext oldcxt;
-	ListCell   *lc_expr;
-	ListCell   *lc_arr;
-	bool		first = true;
-
-	MemoryContextReset(state->batchcxt);
-	oldcxt = MemoryContextSwitchTo(state->batchcxt);
-	state->ids = NULL;
-	state->nids = 0;
-	state->next_id = 0;
-
-	forboth(lc_expr, state->id_exprs, lc_arr, state->id_is_array)
-	{
-		ExprState  *expr = (ExprState *) lfirst(lc_expr);
-		Oid			type = exprType((Node *) expr->expr);
-		bool		isnull;
-		Datum		value;
-		char	  **ids;
-		int			n = 0;
-
-		value = ExecEvalExpr(expr, econtext, &isnull);
-		if (isnull)
-			ids = NULL;
-		else if (lfirst_int(lc_arr))
-		{
-			ArrayType  *arr = DatumGetArrayTypeP(value);
-			Oid			elemtype = ARR_ELEMTYPE(arr);
-			int16		typlen;
-			bool		typbyval;
-			char		typalign;
-			Datum	   *elems;
-			bool	   *nulls;
-			int			nelems;
-			int			i;
-
-			get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-			deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-							  &elems, &nulls, &nelems);
-			ids = palloc(sizeof(char *) * Max(nelems, 1));
-			for (i = 0; i < nelems; i++)
-			{
-				if (nulls[i])
-					continue;
-				ids[n] = palloc(TC_ID_BUFSIZE);
-				tc_datum_to_id(elems[i], elemtype, ids[n]);
-				n++;
-			}
-		}
-		else
-		{
-			ids = palloc(sizeof(char *));
-			ids[0] = palloc(TC_ID_BUFSIZE);
-			tc_datum_to_id(value, type, ids[0]);
-			n = 1;
-		}
-		n = tc_unique_ids(ids, n);
-
-		if (first)
-		{
-			state->ids = ids;
-			state->nids = n;
-			first = false;
-		}
-		else
-			state->nids = tc_intersect_ids(state->ids, state->nids, ids, n);
-	}
-	MemoryContextSwitchTo(oldcxt);
-	state->ids_ready = true;
-}
-
-typedef struct TcLookupRound
-{
-	TcScanState *state;
-	char	  **ids;			/* the ids of the requests, by index */
-} TcLookupRound;
-
-/* tc_http_run's callback: one lookup answered. */
-static bool
-tc_lookup_done(TcHttpRequest *req, void *arg)
-{
-	TcLookupRound *round = (TcLookupRound *) arg;
-	TcScanState *state = round->state;
-	TcCacheEntry *entry;
-	HeapTuple	tuple = NULL;
-	bool		found;
-
-	if (tc_api_check_answer(req, true, &state->opts))
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(state->cachecxt);
-
-		tuple = tc_convert_single(state->conv, req);
-		MemoryContextSwitchTo(oldcxt);
-	}
-	else
-		state->not_found++;
-
-	entry = hash_search(state->cache, round->ids[req->index], HASH_ENTER, &found);
-	entry->tuple = tuple;
-	if (req->body)
-		pfree(req->body);
-	req->body = NULL;
-	if (req->content_type)
-		pfree(req->content_type);
-	req->content_type = NULL;
-	return true;
-}
-
-/* Look up, concurrently, the next round of ids not already in the cache. */
-static void
-tc_fetch_by_ids(TcScanState *state, TupleTableSlot *slot, int from)
-{
-	TcHttpRequest *reqs;
-	TcLookupRound round;
-	int			nreqs = 0;
-	int			i;
-	MemoryContext oldcxt;
-
-	if (hash_get_num_entries(state->cache) + TC_LOOKUP_BATCH > TC_CACHE_MAX_IDS)
-	{
-		ExecClearTuple(slot);
-		tc_cache_reset(state);
-	}
-
-	oldcxt = MemoryContextSwitchTo(state->batchcxt);
-	reqs = palloc(sizeof(TcHttpRequest) * Min(TC_LOOKUP_BATCH, state->nids - from));
-	round.state = state;
-	round.ids = palloc(sizeof(char *) * Min(TC_LOOKUP_BATCH, state->nids - from));
-	for (i = from; i < state->nids && nreqs < TC_LOOKUP_BATCH; i++)
-	{
-		if (hash_search(state->cache, state->ids[i], HASH_FIND, NULL) != NULL)
-			continue;
-		tc_api_lookup_request(&state->opts, state->ids[i], &reqs[nreqs]);
-		reqs[nreqs].index = nreqs;
-		round.ids[nreqs] = state->ids[i];
-		nreqs++;
-	}
-	if (nreqs > 0)
-	{
-		tc_require_api_key(&state->opts);
-		tc_http_run(reqs, nreqs, &state->opts, &state->stats,
-					tc_lookup_done, &round);
-	}
-	for (i = 0; i < nreqs; i++)
-	{
-		pfree(reqs[i].url);
-		pfree(reqs[i].what);
-	}
-	pfree(reqs);
-	pfree(round.ids);
-	MemoryContextSwitchTo(oldcxt);
-}
-
-static TupleTableSlot *
-tc_iterate_lookups(ForeignScanState *node, TcScanState *state)
-{
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-
-	if (!state->ids_ready)
-		tc_compute_ids(node, state);
-
-	while (state->next_id < state->nids)
-	{
-		TcCacheEntry *entry;
-		const char *id = state->ids[state->next_id];
-
-		entry = hash_search(state->cache, id, HASH_FIND, NULL);
-		if (entry == NULL)
-		{
-			tc_fetch_by_ids(state, slot, state->next_id);
-			entry = hash_search(state->cache, id, HASH_FIND, NULL);
-			Assert(entry != NULL);
-		}
-		state->next_id++;
-		if (entry && entry->tuple)
-		{
-			ExecStoreHeapTuple(entry->tuple, slot, false);
-			return slot;
-		}
-	}
-	return ExecClearTuple(slot);
-}
-
-/* tc_http_run's callback for a list page. */
-static bool
-tc_page_done(TcHttpRequest *req, void *arg)
-{
-	TcScanState *state = (TcScanState *) arg;
-
-	(void) tc_api_check_answer(req, false, &state->opts);
-	tc_convert_page(state->conv, req, &state->page);
-	state->pages++;
-	return true;
-}
-
-/* Fetch the next list page into batchcxt; false when the list is done. */
-static bool
-tc_fetch_page(TcScanState *state)
-{
-	char	   *cursor = NULL;
-	TcHttpRequest req;
-	MemoryContext oldcxt;
-
-	if (state->list_started)
-	{
-		if (state->page.next_cursor == NULL)
-			return false;
-		cursor = pstrdup(state->page.next_cursor);	/* survives the reset */
-	}
-	MemoryContextReset(state->batchcxt);
-	oldcxt = MemoryContextSwitchTo(state->batchcxt);
-
-	memset(&state->page, 0, sizeof(state->page));
-	tc_require_api_key(&state->opts);
-	tc_api_list_request(&state->opts, state->page_limit, cursor, &req);
-	tc_http_run(&req, 1, &state->opts, &state->stats, tc_page_done, state);
-	if (cursor && state->page.next_cursor &&
-		strcmp(cursor, state->page.next_cursor) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("invalid answer to %s", req.what),
-				 errdetail("Its \"next_cursor\" is the cursor of the request: the list would never end.")));
-	if (req.body)
-		pfree(req.body);
-	state->page_pos = 0;
-	state->list_started = true;
-	MemoryContextSwitchTo(oldcxt);
-	if (cursor)
-		pfree(cursor);
-	return true;
-}
-
-static TupleTableSlot *
-tc_iterate_list(ForeignScanState *node, TcScanState *state)
-{
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-
-	while (!state->list_started || state->page_pos >= state->page.ntuples)
-	{
-		if (!tc_fetch_page(state))
-			return ExecClearTuple(slot);
-	}
-	ExecStoreHeapTuple(state->page.tuples[state->page_pos++], slot, false);
-	return slot;
-}
-
-static TupleTableSlot *
-tcIterateForeignScan(ForeignScanState *node)
-{
-	TcScanState *state = (TcScanState *) node->fdw_state;
-
-	if (state->lookup)
-		return tc_iterate_lookups(node, state);
-	return tc_iterate_list(node, state);
-}
-
-static void
-tcReScanForeignScan(ForeignScanState *node)
-{
-	TcScanState *state = (TcScanState *) node->fdw_state;
-
-	if (state == NULL)
-		return;
-	if (state->lookup)
-	{
-		/* new parameter values name new ids; the cache stays */
-		if (node->ss.ps.chgParam != NULL)
-			state->ids_ready = false;
-		state->next_id = 0;
-	}
-	else
-	{
-		/* read the list again from its first page */
-		state->list_started = false;
-		memset(&state->page, 0, sizeof(state->page));
-		MemoryContextReset(state->batchcxt);
-	}
-}
-
-static void
-tcEndForeignScan(ForeignScanState *node)
-{
-	/*
-	 * Nothing to release by hand: memory goes with the query's context, and
-	 * http.c owns its handles.  After an ERROR this is not even called.
-	 */
-}
-
-static void
-tcExplainForeignScan(ForeignScanState *node, ExplainState *es)
-{
-	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
-	TcScanState *state = (TcScanState *) node->fdw_state;
-	Relation	rel = node->ss.ss_currentRelation;
-	TcOptions	opts;
-	bool		lookup = intVal(list_nth(fsplan->fdw_private, TC_PRIV_LOOKUP)) != 0;
-	int			page_limit = intVal(list_nth(fsplan->fdw_private, TC_PRIV_PAGE_LIMIT));
-
-	tc_get_options(RelationGetRelid(rel), GetUserId(), &opts);
-	ExplainPropertyText("TopCalls Request",
-						lookup ? tc_api_lookup_summary(&opts) :
-						tc_api_list_summary(&opts, page_limit),
-						es);
-
-	if (es->analyze && state)
-	{
-		ExplainPropertyInteger("TopCalls Requests", NULL, state->stats.requests, es);
-		if (!lookup)
-			ExplainPropertyInteger("TopCalls Pages", NULL, state->pages, es);
-		else
-			ExplainPropertyInteger("TopCalls Not Found", NULL, state->not_found, es);
-		ExplainPropertyInteger("TopCalls Retries", NULL, state->stats.retries, es);
-		ExplainPropertyInteger("TopCalls Bytes Received", "bytes",
-							   state->stats.bytes_received, es);
-		if (es->timing)
-			ExplainPropertyFloat("TopCalls HTTP Wait", "ms",
-								 state->stats.wait_ms, 3, es);
-	}
 }
 
 /* ------------------------------------------------------------------------
@@ -1037,73 +576,118 @@ tc_copy_tuple_to(MemoryContext cxt, HeapTuple tuple)
 	return copy;
 }
 
+/*
+ * ANALYZE's sample: the whole list, read once, sampled with Vitter's
+ * reservoir algorithm.  Every row is live: there are no dead rows.
+ */
 static int
 tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 					   int targrows, double *totalrows, double *totaldeadrows)
 {
-	TcScanState state;
 	ReservoirStateData rstate;
 	MemoryContext samplecxt = CurrentMemoryContext;
+	MemoryContext scancxt;
+	MemoryContext oldcxt;
+	TcOptions  *opts;
+	TcConverter *conv;
+	TcListReader *list;
+	TcHttpStats stats;
+	HeapTuple	tuple;
 	double		seen = 0;
 	double		rowstoskip = -1;
+	int64		pages = 0;
 	int			nsampled = 0;
-	int			i;
 
-	memset(&state, 0, sizeof(state));
-	state.scancxt = AllocSetContextCreate(CurrentMemoryContext,
-										  "topcalls_fdw analyze",
-										  ALLOCSET_DEFAULT_SIZES);
-	state.batchcxt = AllocSetContextCreate(state.scancxt,
-										   "topcalls_fdw analyze page",
-										   ALLOCSET_DEFAULT_SIZES);
-	tc_get_options(RelationGetRelid(relation), GetUserId(), &state.opts);
-	state.conv = tc_converter_create(relation, state.scancxt);
-	state.page_limit = state.opts.page_size;
+	scancxt = AllocSetContextCreate(CurrentMemoryContext,
+									"topcalls_fdw analyze",
+									ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(scancxt);
+	opts = palloc(sizeof(TcOptions));
+	tc_get_options(RelationGetRelid(relation), GetUserId(), opts);
+	memset(&stats, 0, sizeof(stats));
+	conv = tc_converter_create(relation, scancxt);
+	list = tc_list_create(opts, conv, opts->page_size, &stats, scancxt);
+	MemoryContextSwitchTo(oldcxt);
 	reservoir_init_selection_state(&rstate, targrows);
 
-	while (tc_fetch_page(&state))
+	while ((tuple = tc_list_next(list)) != NULL)
 	{
-		for (i = 0; i < state.page.ntuples; i++)
+		if (nsampled < targrows)
+			rows[nsampled++] = tc_copy_tuple_to(samplecxt, tuple);
+		else
 		{
-			HeapTuple	tuple = state.page.tuples[i];
-
-			if (nsampled < targrows)
-				rows[nsampled++] = tc_copy_tuple_to(samplecxt, tuple);
-			else
+			/* Vitter's algorithm: draw how many rows to skip, not a coin per row */
+			if (rowstoskip < 0)
+				rowstoskip = reservoir_get_next_S(&rstate, seen, targrows);
+			if (rowstoskip <= 0)
 			{
-				/* Vitter's algorithm: draw how many rows to skip, not a coin per row */
-				if (rowstoskip < 0)
-					rowstoskip = reservoir_get_next_S(&rstate, seen, targrows);
-				if (rowstoskip <= 0)
-				{
-					int			k = (int) (targrows * tc_reservoir_random_fract(&rstate));
+				int			k = (int) (targrows * tc_reservoir_random_fract(&rstate));
 
-					heap_freetuple(rows[k]);
-					rows[k] = tc_copy_tuple_to(samplecxt, tuple);
-				}
-				rowstoskip -= 1;
+				heap_freetuple(rows[k]);
+				rows[k] = tc_copy_tuple_to(samplecxt, tuple);
 			}
-			seen += 1;
+			rowstoskip -= 1;
 		}
-		tc_analyze_delay_point();
+		seen += 1;
+		if (tc_list_pages(list) != pages)
+		{
+			pages = tc_list_pages(list);
+			tc_analyze_delay_point();
+		}
 	}
 
 	*totalrows = seen;
 	*totaldeadrows = 0;
 	ereport(elevel,
 			(errmsg("\"%s\": read %.0f rows in %ld pages of the TopCalls API, sampled %d",
-					RelationGetRelationName(relation), seen, (long) state.pages,
-					nsampled)));
-	MemoryContextDelete(state.scancxt);
+					RelationGetRelationName(relation), seen,
+					(long) tc_list_pages(list), nsampled)));
+	MemoryContextDelete(scancxt);
 	return nsampled;
 }
 
+/*
+ * The number of heap pages the relation's rows would fill, from its row
+ * estimate (ANALYZE's last count, else the "rows" option, else the default)
+ * and the width of its columns.  ANALYZE of an inheritance tree or a
+ * partitioned table shares its sample among the children in proportion to
+ * their pages: a foreign child reporting one page would get no sample at
+ * all next to a heap child of any size.
+ */
+static BlockNumber
+tc_estimated_pages(Relation relation)
+{
+	TcOptions	opts;
+	double		rows;
+	double		tuple_width;
+	double		per_page;
+
+	if (relation->rd_rel->relpages > 0 && relation->rd_rel->reltuples >= 0)
+		rows = relation->rd_rel->reltuples;
+	else
+	{
+		tc_get_options(RelationGetRelid(relation), GetUserId(), &opts);
+		rows = opts.rows >= 0 ? opts.rows : TC_DEFAULT_TABLE_ROWS;
+	}
+
+	/* as estimate_rel_size does for a heap relation */
+	tuple_width = MAXALIGN(get_rel_data_width(relation, NULL)) +
+		MAXALIGN(SizeofHeapTupleHeader) + sizeof(ItemIdData);
+	per_page = Max(1.0, floor((BLCKSZ - SizeOfPageHeaderData) / tuple_width));
+	return (BlockNumber) Min(Max(1.0, ceil(rows / per_page)), (double) MaxBlockNumber);
+}
+
+/*
+ * tcAnalyzeForeignTable
+ *		ANALYZE reads the whole list (tc_acquire_sample_rows); the pages
+ *		reported are those the rows would fill in a heap (tc_estimated_pages).
+ */
 static bool
 tcAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 					  BlockNumber *totalpages)
 {
 	*func = tc_acquire_sample_rows;
-	*totalpages = 1;
+	*totalpages = tc_estimated_pages(relation);
 	return true;
 }
 

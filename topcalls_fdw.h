@@ -121,6 +121,46 @@ extern void tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 extern void tc_http_forget_connections(void);
 
 /* ------------------------------------------------------------------------
+ * topcalls_fdw.c and scan.c: the plan, and the scan that executes it.
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * fdw_private of a ForeignScan plan, a List indexed by these.  The id
+ * expressions themselves are in fdw_exprs, so that generic plans and rescans
+ * evaluate the current parameter values.
+ */
+enum TcScanPrivateIndex
+{
+	TC_PRIV_EXPR_IS_ARRAY,		/* List of Boolean-as-Integer, one per expr */
+	TC_PRIV_PAGE_LIMIT,			/* Integer: limit of a list request */
+	TC_PRIV_LOOKUP,				/* Integer: 1 when the scan looks ids up */
+};
+
+struct ForeignScanState;
+struct ExplainState;
+struct TupleTableSlot;
+struct TcConverter;
+
+extern void tcBeginForeignScan(struct ForeignScanState *node, int eflags);
+extern struct TupleTableSlot *tcIterateForeignScan(struct ForeignScanState *node);
+extern void tcReScanForeignScan(struct ForeignScanState *node);
+extern void tcEndForeignScan(struct ForeignScanState *node);
+extern void tcExplainForeignScan(struct ForeignScanState *node,
+								 struct ExplainState *es);
+
+/* Reading a resource's list, page by page (scan.c; ANALYZE uses it too). */
+typedef struct TcListReader TcListReader;
+
+extern TcListReader *tc_list_create(const TcOptions *opts,
+									struct TcConverter *conv, int page_limit,
+									struct TcHttpStats *stats,
+									MemoryContext cxt);
+extern void tc_list_restart(TcListReader *lr);
+extern HeapTuple tc_list_next(TcListReader *lr);
+extern int64 tc_list_pages(const TcListReader *lr);
+
+/* ------------------------------------------------------------------------
  * resource.c: the declarative table of TopCalls resources.
  * ------------------------------------------------------------------------
  */
@@ -181,6 +221,9 @@ typedef struct TcColumn
 	Oid			ioparam;
 	int32		typmod;
 	char	   *attname;
+	bool		utc_instant;	/* timestamp or date: the instant, as UTC */
+	bool		to_date;		/* ... and then its date */
+	FmgrInfo	datefunc;		/* date(timestamptz), for to_date */
 } TcColumn;
 
 typedef struct TcConverter
