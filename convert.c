@@ -21,11 +21,14 @@
 #include <json-c/json.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
+#include "pgtime.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "compat.h"
 #include "topcalls_fdw.h"
 
 /* Longest message of an input function's ERROR passed on (see below). */
@@ -80,12 +83,38 @@ tc_convert_error_callback(void *arg)
 				   col->attname, ctx->conv->relname);
 }
 
+/* Each line of s shortened to maxlen bytes (see tc_shorten). */
+static char *
+tc_shorten_lines(const char *s, int maxlen)
+{
+	StringInfoData buf;
+	const char *line = s;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		const char *end = strchr(line, '\n');
+		char	   *piece = end ? pnstrdup(line, end - line) : pstrdup(line);
+
+		appendStringInfoString(&buf, tc_shorten(piece, maxlen));
+		pfree(piece);
+		if (end == NULL)
+			break;
+		appendStringInfoChar(&buf, '\n');
+		line = end + 1;
+	}
+	return buf.data;
+}
+
 /*
- * Rethrow the ERROR being handled, its message clipped.  Input functions
- * quote the whole value in their message ("invalid input syntax for type
- * uuid: \"...\""), and a value from the API can be megabytes long: the
- * ERROR sent to the client and written to the server log would be as long.
- * The context line already shows the start of the value.
+ * Rethrow the ERROR being handled, clipped.  Input functions quote the
+ * whole value in their message ("invalid input syntax for type uuid:
+ * \"...\""), some in DETAIL as well (jsonb's "Token ... is invalid") and
+ * in CONTEXT ("JSON data, line 1: ..."), and a value from the API can be
+ * megabytes long: the ERROR sent to the client and written to the server
+ * log would be as long.  Message, detail and hint are clipped, and so is
+ * each line of the context, which keeps our own line (naming the column)
+ * whole.
  */
 static void
 tc_rethrow_clipped(MemoryContext cxt)
@@ -97,7 +126,62 @@ tc_rethrow_clipped(MemoryContext cxt)
 	FlushErrorState();
 	if (edata->message)
 		edata->message = tc_shorten(edata->message, TC_MAX_MESSAGE_LEN);
+	if (edata->detail)
+		edata->detail = tc_shorten(edata->detail, TC_MAX_MESSAGE_LEN);
+	if (edata->detail_log)
+		edata->detail_log = tc_shorten(edata->detail_log, TC_MAX_MESSAGE_LEN);
+	if (edata->hint)
+		edata->hint = tc_shorten(edata->hint, TC_MAX_MESSAGE_LEN);
+	if (edata->context)
+		edata->context = tc_shorten_lines(edata->context, TC_MAX_MESSAGE_LEN);
 	ReThrowError(edata);
+}
+
+/*
+ * The value of a timestamp or date column: the instant the text names, as
+ * UTC.  timestamptz_in reads the text with the session's TimeZone set to
+ * UTC for the duration (an offset in the text wins, as ever; text without
+ * one is UTC), and a timestamp's microseconds since 2000-01-01 are then the
+ * UTC wall time of the instant.  timestamp_in would keep the wall time as
+ * written and drop the offset, so "10:00+02:00" would read as 10:00 and
+ * rows with different offsets would sort wrongly.
+ */
+static Datum
+tc_input_utc(TcColumn *col, char *text)
+{
+	static pg_tz *utc = NULL;
+	pg_tz	   *saved = session_timezone;
+	volatile Datum result = (Datum) 0;
+
+	if (utc == NULL)
+	{
+		utc = pg_tzset("UTC");
+		if (utc == NULL)
+			elog(ERROR, "could not load time zone \"UTC\"");
+	}
+	session_timezone = utc;
+	PG_TRY();
+	{
+		result = InputFunctionCall(&col->infunc, text, TIMESTAMPTZOID,
+								   col->typmod);
+		if (col->to_date)
+			result = FunctionCall1(&col->datefunc, result);
+	}
+	PG_FINALLY();
+	{
+		session_timezone = saved;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* The column's value from text in the database encoding. */
+static Datum
+tc_input_value(TcColumn *col, char *text)
+{
+	if (col->utc_instant)
+		return tc_input_utc(col, text);
+	return InputFunctionCall(&col->infunc, text, col->ioparam, col->typmod);
 }
 
 TcConverter *
@@ -129,8 +213,23 @@ tc_converter_create(Relation rel, MemoryContext cxt)
 		col->whole_object = strcmp(col->field, "*") == 0;
 		col->attname = pstrdup(NameStr(att->attname));
 		col->typmod = att->atttypmod;
-		getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
-		fmgr_info_cxt(infunc, &col->infunc, cxt);
+		if (att->atttypid == TIMESTAMPOID || att->atttypid == DATEOID)
+		{
+			/* see tc_input_utc */
+			col->utc_instant = true;
+			col->to_date = att->atttypid == DATEOID;
+			fmgr_info_cxt(F_TIMESTAMPTZ_IN, &col->infunc, cxt);
+			if (col->to_date)
+			{
+				fmgr_info_cxt(TC_F_DATE_FROM_TIMESTAMPTZ, &col->datefunc, cxt);
+				col->typmod = -1;
+			}
+		}
+		else
+		{
+			getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
+			fmgr_info_cxt(infunc, &col->infunc, cxt);
+		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return conv;
@@ -228,15 +327,13 @@ tc_convert_object(TcConverter *conv, struct json_object *obj, const char *what)
 		server_text = pg_any_to_server(text, (int) len, PG_UTF8);
 		ctx.value = server_text;
 		if (len <= TC_SHORT_VALUE_LEN)
-			values[i] = InputFunctionCall(&col->infunc, server_text,
-										  col->ioparam, col->typmod);
+			values[i] = tc_input_value(col, server_text);
 		else
 		{
 			/* only a long value can make a long message: skip the setjmp */
 			PG_TRY();
 			{
-				values[i] = InputFunctionCall(&col->infunc, server_text,
-											  col->ioparam, col->typmod);
+				values[i] = tc_input_value(col, server_text);
 			}
 			PG_CATCH();
 			{
