@@ -28,6 +28,49 @@ SELECT count(*) FROM topcalls_phone_numbers
   WHERE created_at = '2023-11-07 07:37:56+02'::timestamptz;
 RESET TimeZone;
 
+-- a timestamp (without time zone) column gets the instant's UTC time, so
+-- it agrees with a timestamptz column read with TimeZone UTC, whatever the
+-- offset the API wrote (rows 6, 12, ... have +02:00) and the session's
+-- TimeZone; a date column gets the UTC date
+CREATE FOREIGN TABLE phone_numbers_times (
+  id uuid,
+  created_local timestamp OPTIONS (field 'created_at'),
+  created_ms timestamp(0) OPTIONS (field 'created_at'),
+  created_tz timestamptz OPTIONS (field 'created_at'),
+  created_day date OPTIONS (field 'created_at')
+) SERVER topcalls;
+SET TimeZone = 'Asia/Tokyo';
+SELECT id, created_local, created_ms, created_day, created_tz AT TIME ZONE 'UTC' AS utc_of_tz
+  FROM phone_numbers_times
+  WHERE id = ANY ('{00000000-0000-4000-8000-000000000001,
+                    00000000-0000-4000-8000-000000000006,
+                    00000000-0000-4000-8000-000000000009}')
+  ORDER BY id;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE created_local = created_tz AT TIME ZONE 'UTC') AS agree,
+       count(*) FILTER (WHERE created_day = (created_tz AT TIME ZONE 'UTC')::date) AS same_day
+  FROM phone_numbers_times;
+-- sorted by the timestamp column, the rows are in the order of the instants
+SELECT bool_and(ok) AS in_order FROM (
+  SELECT created_tz >= lag(created_tz) OVER (ORDER BY created_local, id) AS ok
+    FROM phone_numbers_times) s;
+-- a value without an offset is taken as it is, and infinity stays infinity
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"created_at\": \"2026-01-01T10:00:00\"}"},
+  {"kind": "list", "replace_body":
+  "{\"data\": [{\"id\": \"00000000-0000-4000-8000-000000000002\", \"created_at\": \"infinity\"}], \"next_cursor\": null}"}]');
+SELECT created_local, created_day FROM phone_numbers_times
+  WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT created_local, created_day FROM phone_numbers_times;
+-- a value that is no time at all names the column
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"created_at\": \"yesterday-ish\"}"}]');
+SELECT created_local FROM phone_numbers_times
+  WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT standin_faults('[]');
+RESET TimeZone;
+DROP FOREIGN TABLE phone_numbers_times;
+
 -- any subset of the fields, any order, other names, other types
 CREATE TYPE phone_status AS ENUM ('active', 'inactive', 'pending', 'failed', 'deleted');
 CREATE DOMAIN e164 AS text CHECK (VALUE ~ '^\+[1-9][0-9]{1,14}$');

@@ -43,6 +43,45 @@ SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000
 SELECT standin_faults('[{"kind": "list", "status": 404, "json": {"status": 404, "title": "Not Found", "detail": "No such endpoint."}}]');
 SELECT count(*) FROM topcalls_phone_numbers;
 \echo :LAST_ERROR_SQLSTATE
+-- a lookup's 404 is "no such row" only when it is the API's own answer: a
+-- problem+json object with "status": 404 ...
+SELECT standin_faults('[]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000009999';
+SELECT standin_faults('[{"kind": "lookup", "status": 404, "json": {"status": 404, "title": "Not Found"}, "content_type": "application/json"}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+-- ... any other 404 is an error: a proxy's HTML page, JSON of another
+-- shape, an empty body
+SELECT standin_faults('[{"kind": "lookup", "status": 404, "body": "<html><body><h1>404 Not Found</h1><p>nginx</p></body></html>"}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
+SELECT standin_faults('[{"kind": "lookup", "status": 404, "json": {"error": "not found"}}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
+SELECT standin_faults('[{"kind": "lookup", "status": 404, "body": ""}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+\echo :LAST_ERROR_SQLSTATE
+-- ... also in a join, which would otherwise come back silently empty
+SELECT standin_faults('[{"kind": "lookup", "status": 404, "body": "<html>404</html>"}]');
+SELECT count(*) FROM (VALUES ('00000000-0000-4000-8000-000000000001'::uuid)) v(pid)
+  JOIN topcalls_phone_numbers p ON p.id = v.pid;
+SELECT standin_faults('[]');
+-- a wrong path prefix in base_url: the web server's own 404 is an error,
+-- and messages name the path really requested, prefix included
+DO $$
+BEGIN
+    EXECUTE format('CREATE SERVER prefixed FOREIGN DATA WRAPPER topcalls_fdw'
+                   ' OPTIONS (base_url %L, max_retries %L)',
+                   current_setting('topcalls_test.api_url') || '/api/', '0');
+END
+$$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER prefixed OPTIONS (api_key 'tc_test_key');
+CREATE FOREIGN TABLE prefixed_numbers (id uuid, number text) SERVER prefixed;
+SELECT standin_reset();
+SELECT * FROM prefixed_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT * FROM prefixed_numbers;
+SELECT standin_requests();
+EXPLAIN (COSTS OFF) SELECT * FROM prefixed_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+DROP SERVER prefixed CASCADE;
 -- a non-JSON error body: the status and a short excerpt
 SELECT standin_faults('[{"status": 502, "body": "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
@@ -112,6 +151,42 @@ SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": [], \"next_
 SELECT count(*) FROM topcalls_phone_numbers;
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS requests FROM standin_requests();
+-- pages that go round in a cycle, A -> B -> A, would never end: any cursor
+-- given twice in one scan is an error (statement_timeout only guards the
+-- test itself)
+SELECT standin_reset();
+SELECT standin_faults('[{"kind": "list", "path_regex": "cursor=B$", "status": 200, "json": {"data": [{"id": "00000000-0000-4000-8000-000000000003"}], "next_cursor": "A"}},
+                        {"kind": "list", "path_regex": "cursor=A$", "status": 200, "json": {"data": [{"id": "00000000-0000-4000-8000-000000000002"}], "next_cursor": "B"}},
+                        {"kind": "list", "status": 200, "json": {"data": [{"id": "00000000-0000-4000-8000-000000000001"}], "next_cursor": "A"}}]');
+SET statement_timeout = '10s';
+SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+SELECT standin_requests();
+-- a long run of empty pages, each naming a next page, is an error too
+CREATE SERVER tiny_pages FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (page_size '1');
+DO $$
+BEGIN
+    EXECUTE format('ALTER SERVER tiny_pages OPTIONS (ADD base_url %L)',
+                   current_setting('topcalls_test.api_url'));
+END
+$$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER tiny_pages OPTIONS (api_key 'tc_test_key');
+CREATE FOREIGN TABLE tiny_page_numbers (id uuid) SERVER tiny_pages;
+SELECT standin_reset();
+SELECT standin_config('{"count": 150}');
+SELECT standin_faults('[{"kind": "list", "empty_data": true}]');
+SELECT count(*) FROM tiny_page_numbers;
+\echo :LAST_ERROR_SQLSTATE
+SELECT (standin_stats())->'lists' AS lists;
+-- ... while a few empty pages are only odd: the scan goes on to the end
+SELECT standin_reset();
+SELECT standin_config('{"count": 150}');
+SELECT standin_faults('[{"kind": "list", "empty_data": true, "times": 30}]');
+SELECT count(*) FROM tiny_page_numbers;
+SELECT (standin_stats())->'lists' AS lists;
+DROP SERVER tiny_pages CASCADE;
+SELECT standin_reset();
 -- a long value that does not convert: the message is clipped, the context
 -- shows the start of the value
 SELECT standin_faults(format('[{"replace_body": "{\"id\": \"%s\"}"}]', repeat('x', 3000))::jsonb);
@@ -121,6 +196,27 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   RAISE NOTICE 'sqlstate %, message of % characters ending in %', SQLSTATE, length(SQLERRM), right(SQLERRM, 5);
 END $$;
+-- ... and in DETAIL and CONTEXT too: jsonb quotes the bad token in DETAIL
+-- and the line in CONTEXT, here 100 000 characters of them
+CREATE FOREIGN TABLE pn_doc (id uuid, label jsonb) SERVER topcalls;
+SELECT standin_faults(format('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"label\": \"%s\"}"}]', repeat('y', 100000))::jsonb);
+DO $$
+DECLARE
+  msg text;
+  detail text;
+  context text;
+BEGIN
+  PERFORM label FROM pn_doc WHERE id = '00000000-0000-4000-8000-000000000001';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+                          context = PG_EXCEPTION_CONTEXT;
+  RAISE NOTICE 'sqlstate %: message %, detail % characters, longest context line %',
+    SQLSTATE, length(msg), length(detail),
+    (SELECT max(length(l)) FROM regexp_split_to_table(context, E'\n') l);
+  RAISE NOTICE 'context names the column: %',
+    context ~ 'column "label" of foreign table "pn_doc", value "yyy';
+END $$;
+DROP FOREIGN TABLE pn_doc;
 
 -- a failed connection
 CREATE SERVER nowhere FOREIGN DATA WRAPPER topcalls_fdw

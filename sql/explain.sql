@@ -8,6 +8,19 @@ EXPLAIN (COSTS OFF) SELECT * FROM topcalls_phone_numbers LIMIT 7;
 EXPLAIN (COSTS OFF) SELECT * FROM topcalls_phone_numbers WHERE status = 'active';
 EXPLAIN (COSTS OFF, VERBOSE) SELECT id, number FROM topcalls_phone_numbers
   WHERE id = ANY ('{00000000-0000-4000-8000-000000000001,00000000-0000-4000-8000-000000000002}');
+-- VERBOSE shows what would be sent, as postgres_fdw shows its Remote SQL:
+-- the id expressions (a parameter of a generic plan, an outer column of a
+-- nested loop), and a list's page size
+PREPARE by_id(uuid) AS SELECT number FROM topcalls_phone_numbers WHERE id = $1;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF, VERBOSE) EXECUTE by_id('00000000-0000-4000-8000-000000000001');
+RESET plan_cache_mode;
+DEALLOCATE by_id;
+EXPLAIN (COSTS OFF, VERBOSE) SELECT v.k, p.number
+  FROM (VALUES (1, '00000000-0000-4000-8000-000000000001'::uuid),
+               (2, '00000000-0000-4000-8000-000000000002'::uuid)) v(k, pid),
+       LATERAL (SELECT number FROM topcalls_phone_numbers p WHERE p.id = v.pid) p;
+EXPLAIN (COSTS OFF, VERBOSE) SELECT number FROM topcalls_phone_numbers LIMIT 3;
 EXPLAIN (COSTS OFF, FORMAT JSON) SELECT * FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 -- even without a user mapping
 DROP USER MAPPING FOR CURRENT_USER SERVER topcalls;

@@ -70,14 +70,15 @@ SELECT c.call_id, p.number FROM call_log c,
   ORDER BY c.call_id;
 SELECT * FROM standin_requests() ORDER BY 1;
 
--- a text id column: ids are validated before they go into a URL
+-- a text id column: ids are validated before they go into a URL, and one
+-- that is not a UUID names no object: no row, no request, no error
 CREATE FOREIGN TABLE phone_numbers_text_id (id text, number text) SERVER topcalls;
 SELECT standin_reset();
 SELECT * FROM phone_numbers_text_id WHERE id = '00000000-0000-4000-8000-000000000002';
 -- upper case is normalized before it goes into the URL (and 404s here)
 SELECT * FROM phone_numbers_text_id WHERE id = '00000000-0000-4000-8000-00000000000A';
 SELECT * FROM phone_numbers_text_id WHERE id = '../x';
--- a long one is shortened in the message
+-- a long one too
 SELECT * FROM phone_numbers_text_id WHERE id = repeat('../', 1000);
 SELECT * FROM phone_numbers_text_id WHERE id = '00000000-0000-4000-8000-00000000000g';
 SELECT * FROM phone_numbers_text_id WHERE id = ANY ('{00000000-0000-4000-8000-000000000002,../../admin}');

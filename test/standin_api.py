@@ -39,6 +39,8 @@ rejected (400), so a typo cannot silently disable a rule.
               "gzip_bomb" N     200, Content-Encoding gzip, inflates to N bytes
               "redirect" URL    302 with Location
               "replace_body" s  the normal status and type, body s
+              "empty_data": true  a list page as normal (its next_cursor
+                                included), but with no rows in "data"
     extras:   "delay_ms" (sleep first), "headers" {name: value} (added, or
               replacing ours -- a Content-Length here is a deliberate lie),
               "truncate" N (full Content-Length, N body bytes, then close),
@@ -302,7 +304,7 @@ class FaultRule:
     KEYS = {"kind", "path_regex", "after_auth", "times", "status", "body", "json",
             "content_type", "headers", "delay_ms", "body_bytes", "gzip_bomb",
             "trickle_bytes_per_sec", "truncate", "close", "redirect", "replace_body",
-            "comment"}
+            "empty_data", "comment"}
 
     def __init__(self, spec):
         if not isinstance(spec, dict):
@@ -352,11 +354,13 @@ class FaultRule:
         if self.redirect is not None and re.search(r"[\r\n]", self.redirect):
             raise RuleError('"redirect" must be one line')
         self.replace_body = self._str(spec, "replace_body")
-        answers = [k for k in ("status", "body_bytes", "gzip_bomb", "redirect", "replace_body")
-                   if spec.get(k) is not None]
+        self.empty_data = self._bool(spec, "empty_data")
+        answers = [k for k in ("status", "body_bytes", "gzip_bomb", "redirect", "replace_body",
+                               "empty_data")
+                   if spec.get(k) not in (None, False)]
         if len(answers) > 1:
             raise RuleError("a rule may have only one of status, body_bytes, gzip_bomb, "
-                            "redirect and replace_body (it has %s)" % ", ".join(answers))
+                            "redirect, replace_body and empty_data (it has %s)" % ", ".join(answers))
 
     @staticmethod
     def _str(spec, key):
@@ -1001,6 +1005,12 @@ class StandinHandler(http.server.BaseHTTPRequestHandler):
             resp = normal()
             if rule.replace_body is not None:
                 resp = Response(resp.status, rule.replace_body.encode("utf-8", "surrogateescape"),
+                                resp.content_type, resp.headers)
+            elif rule.empty_data and resp.status == 200:
+                doc = json.loads(resp.body)
+                if isinstance(doc, dict) and "data" in doc:
+                    doc["data"] = []
+                resp = Response(resp.status, dumps(doc).encode("utf-8"),
                                 resp.content_type, resp.headers)
         resp.headers = [h for h in resp.headers
                         if h[0].lower() not in {n.lower() for n, _ in rule.headers}] + rule.headers
