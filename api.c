@@ -30,7 +30,11 @@
 #define TC_EXCERPT_LEN		120
 
 /*
- * Normalize an id to lower-case 8-4-4-4-12 hex.  Ids go into URL paths, so
+ * tc_api_normalize_id
+ *		Normalize an id to lower-case 8-4-4-4-12 hex in out; false if it is
+ *		not a UUID.
+ *
+ * Ids go into URL paths, so
  * anything else ("../x", "a?b") is refused here before any request is made.
  */
 bool
@@ -569,8 +573,11 @@ tc_parse_json(const char *body, size_t len, const char **error)
 }
 
 /*
- * Parse a successful answer's body; the caller owns the result and must
- * json_object_put it on every path.
+ * tc_api_parse
+ *		Parse a successful answer's body strictly, or raise the ERROR that
+ *		says what is wrong with it.
+ *
+ * The caller owns the result and must json_object_put it on every path.
  */
 struct json_object *
 tc_api_parse(const TcHttpRequest *req)

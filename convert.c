@@ -49,7 +49,8 @@ typedef struct TcConvertContext
 } TcConvertContext;
 
 /*
- * s cut to at most maxlen bytes at a character boundary, "..." added when
+ * tc_shorten
+ *		s cut to at most maxlen bytes at a character boundary, "..." added when
  * cut: values quoted in messages come from outside and may be megabytes.
  * s must be in the server encoding.
  */
@@ -65,6 +66,7 @@ tc_shorten(const char *s, int maxlen)
 	return psprintf("%.*s...", cut, s);
 }
 
+/* Error context: the column, the table and the value being converted. */
 static void
 tc_convert_error_callback(void *arg)
 {
@@ -184,6 +186,11 @@ tc_input_value(TcColumn *col, char *text)
 	return InputFunctionCall(&col->infunc, text, col->ioparam, col->typmod);
 }
 
+/*
+ * tc_converter_create
+ *		What converting objects to tuples of rel needs: each column's field
+ *		and input function, looked up once per scan, in cxt.
+ */
 TcConverter *
 tc_converter_create(Relation rel, MemoryContext cxt)
 {
@@ -263,7 +270,8 @@ tc_json_value_text(struct json_object *val, size_t *len)
 }
 
 /*
- * One object to one tuple, allocated in the caller's memory context.  The
+ * tc_convert_object
+ *		One object to one tuple, allocated in the caller's memory context.  The
  * input functions' garbage goes to the per-row context, reset each call.
  */
 HeapTuple
@@ -352,7 +360,8 @@ tc_convert_object(TcConverter *conv, struct json_object *obj, const char *what)
 }
 
 /*
- * A lookup's answer: one object.
+ * tc_convert_single
+ *		A lookup's answer, one object, to a tuple in the current context.
  */
 HeapTuple
 tc_convert_single(TcConverter *conv, const TcHttpRequest *req)
@@ -375,7 +384,8 @@ tc_convert_single(TcConverter *conv, const TcHttpRequest *req)
 }
 
 /*
- * A list page: {"data": [objects], "next_cursor": string or null}.  The
+ * tc_convert_page
+ *		A list page: {"data": [objects], "next_cursor": string or null}.  The
  * tuples and the cursor are allocated in the caller's memory context.
  */
 void

@@ -1514,6 +1514,7 @@ tc_xact_callback(XactEvent event, void *arg)
 		tc_abort_runs(0);
 }
 
+/* The same safety net for an aborted subtransaction's runs. */
 static void
 tc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
@@ -1540,6 +1541,7 @@ tc_abort_runs(int nestlevel)
 	}
 }
 
+/* The ERROR of an option libcurl refused (never its value: see TC_SETOPT). */
 static void
 tc_setopt_failed(const char *name, CURLcode rc)
 {
@@ -1550,6 +1552,7 @@ tc_setopt_failed(const char *name, CURLcode rc)
 					name, curl_easy_strerror(rc))));
 }
 
+/* The ERROR of a failed call on the multi handle. */
 static void
 tc_multi_failed(const char *func, CURLMcode mc)
 {

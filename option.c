@@ -98,6 +98,7 @@ PG_FUNCTION_INFO_V1(topcalls_fdw_validator);
 
 static bool tc_inval_registered = false;
 
+/* Which TC_ON_* bit the validator's catalog OID stands for. */
 static int
 tc_catalog_bit(Oid catalog)
 {
@@ -354,7 +355,9 @@ tc_check_file_privilege(const TcOptionDef *def)
 }
 
 /*
- * Validate the options of a CREATE or ALTER of this wrapper's objects.
+ * topcalls_fdw_validator
+ *		Validate the options of a CREATE or ALTER of this wrapper's objects:
+ *		each must be known on that kind of object and well formed.
  */
 Datum
 topcalls_fdw_validator(PG_FUNCTION_ARGS)
@@ -394,7 +397,8 @@ topcalls_fdw_validator(PG_FUNCTION_ARGS)
 }
 
 /*
- * Merge the options of the server, the current user's mapping and the
+ * tc_get_options
+ *		Merge the options of the server, the current user's mapping and the
  * table into *opts.  Values were checked by the validator, so parsing here
  * only converts them.
  */
@@ -487,7 +491,11 @@ tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
 	}
 }
 
-/* Called before the first request of a scan. */
+/*
+ * tc_require_api_key
+ *		Raise the ERROR of a missing user mapping or api_key; called before
+ *		the first request of a scan, so that planning and EXPLAIN need none.
+ */
 void
 tc_require_api_key(const TcOptions *opts)
 {
@@ -510,7 +518,11 @@ tc_require_api_key(const TcOptions *opts)
 						 quote_identifier(opts->servername))));
 }
 
-/* The JSON field a column reads: its "field" option, else its name. */
+/*
+ * tc_column_field
+ *		The JSON field a column reads: its "field" option, or NULL for the
+ *		column's own name.
+ */
 char *
 tc_column_field(Oid relid, AttrNumber attnum)
 {
@@ -538,6 +550,11 @@ tc_options_changed(Datum arg, int cacheid, uint32 hashvalue)
 	tc_http_forget_connections();
 }
 
+/*
+ * tc_register_invalidation
+ *		Register tc_options_changed for changes of servers and user mappings;
+ *		once per backend.
+ */
 void
 tc_register_invalidation(void)
 {

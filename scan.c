@@ -728,6 +728,7 @@ tc_fetch_by_ids(TcScanState *state, TupleTableSlot *slot, int from)
 	MemoryContextSwitchTo(oldcxt);
 }
 
+/* The next row a lookup scan's ids name, fetching a round when needed. */
 static TupleTableSlot *
 tc_iterate_lookups(ForeignScanState *node, TcScanState *state)
 {

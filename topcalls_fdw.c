@@ -96,7 +96,8 @@ static List *tcImportForeignSchema(ImportForeignSchemaStmt *stmt,
 								   Oid serverOid);
 
 /*
- * Only catalog callbacks here: curl is initialised lazily by http.c in the
+ * _PG_init
+ *		Library load.  Only catalog callbacks here: curl is initialised lazily by http.c in the
  * backend, never in the postmaster.
  */
 void
@@ -105,6 +106,11 @@ _PG_init(void)
 	tc_register_invalidation();
 }
 
+/*
+ * topcalls_fdw_handler
+ *		The foreign-data wrapper handler: the callbacks of a TopCalls table.
+ *		Read-only: no modify, join or upper-relation pushdown callbacks.
+ */
 Datum
 topcalls_fdw_handler(PG_FUNCTION_ARGS)
 {
@@ -299,6 +305,14 @@ tc_planner_userid(PlannerInfo *root, RelOptInfo *baserel)
 	return OidIsValid(userid) ? userid : GetUserId();
 }
 
+/*
+ * tcGetForeignRelSize
+ *		Options, id conditions and row estimate of a TopCalls relation.
+ *
+ * The table's size is ANALYZE's count, else the "rows" option, else
+ * TC_DEFAULT_TABLE_ROWS; with id conditions, at most the ids they name.
+ * The other conditions' selectivities come from the column statistics.
+ */
 static void
 tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -367,6 +381,7 @@ tc_cost_lookups(const TcRelInfo *info, double nids, double rows,
 		nids * info->opts.row_cost + rows * cpu_tuple_cost;
 }
 
+/* The list read once: every page and every row of the table. */
 static void
 tc_cost_list(const TcRelInfo *info, double rows, Cost *startup, Cost *total)
 {
@@ -696,6 +711,12 @@ tcAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
  * ------------------------------------------------------------------------
  */
 
+/*
+ * tcImportForeignSchema
+ *		CREATE FOREIGN TABLE commands for the resources of remote schema
+ *		"topcalls", one table per resource, named after it; LIMIT TO and
+ *		EXCEPT are applied by the caller, on those names.
+ */
 static List *
 tcImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
