@@ -60,7 +60,7 @@
 #include "common/pg_prng.h"
 #define tc_random_double()		pg_prng_double(&pg_global_prng_state)
 #else
-#define tc_random_double()		((double) random() / ((double) MAX_RANDOM_VALUE + 1))
+#define tc_random_double()		((double) random() / ((double) PG_INT32_MAX + 1))
 #endif
 
 /*
@@ -69,6 +69,16 @@
  */
 #ifndef pg_noreturn
 #define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/*
+ * The module's magic block: 18 can record the name and version, shown in
+ * pg_get_loaded_modules().
+ */
+#ifdef PG_MODULE_MAGIC_EXT
+#define TC_MODULE_MAGIC		PG_MODULE_MAGIC_EXT(.name = "topcalls_fdw", .version = "1.0")
+#else
+#define TC_MODULE_MAGIC		PG_MODULE_MAGIC
 #endif
 
 /* pull_varnos gained a PlannerInfo argument in 14. */
@@ -122,6 +132,9 @@
 #else
 #define TC_F_DATE_FROM_TIMESTAMPTZ	F_TIMESTAMPTZ_DATE
 #endif
+/* Both names exist in every version, for different functions: be sure. */
+StaticAssertDecl(TC_F_DATE_FROM_TIMESTAMPTZ == 1178,
+				 "date(timestamptz) is pg_proc OID 1178");
 
 /* vacuum_delay_point learned whether it runs for ANALYZE in 18. */
 #if PG_VERSION_NUM >= 180000
@@ -138,9 +151,12 @@
 #endif
 
 /*
- * The role whose user mapping a scan uses: 16 put it in the plan
- * (ForeignScan.checkAsUser, RelOptInfo.userid); before, it was the range
- * table entry's checkAsUser.  Both give InvalidOid for "the current user".
+ * The role whose user mapping a scan uses: 16 put it into the plan
+ * (ForeignScan.checkAsUser) and moved it out of the range table entry into
+ * RTEPermissionInfo; before, the executor read the range table entry's
+ * checkAsUser.  (RelOptInfo.userid exists in every supported version, set
+ * from the entry before 16; the planner reads that in the older way too, to
+ * keep the pair alike.)  InvalidOid means "the current user".
  */
 #if PG_VERSION_NUM >= 160000
 #define tc_planner_rel_userid(root, baserel)	((baserel)->userid)

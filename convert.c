@@ -367,7 +367,7 @@ HeapTuple
 tc_convert_single(TcConverter *conv, const TcHttpRequest *req)
 {
 	struct json_object *volatile root = NULL;
-	HeapTuple	tuple = NULL;
+	volatile HeapTuple tuple = NULL;
 
 	PG_TRY();
 	{

@@ -52,7 +52,7 @@
 #include "compat.h"
 #include "topcalls_fdw.h"
 
-PG_MODULE_MAGIC;
+TC_MODULE_MAGIC;
 
 /*
  * Row estimate of a table never analyzed and without a "rows" option.  It
@@ -175,9 +175,9 @@ tc_is_id_var(Node *node, Index relid, AttrNumber id_attnum)
 
 /* Can an expression give the id to look up: no own columns, not volatile. */
 static bool
-tc_is_id_value(Node *node, Index relid)
+tc_is_id_value(PlannerInfo *root, Node *node, Index relid)
 {
-	Relids		varnos = tc_pull_varnos(NULL, node);
+	Relids		varnos = tc_pull_varnos(root, node);
 
 	return !bms_is_member(relid, varnos) &&
 		!contain_volatile_functions(node);
@@ -189,7 +189,7 @@ tc_is_id_value(Node *node, Index relid)
  * array.
  */
 static bool
-tc_id_clause(Expr *clause, Index relid, AttrNumber id_attnum,
+tc_id_clause(PlannerInfo *root, Expr *clause, Index relid, AttrNumber id_attnum,
 			 Expr **value, bool *is_array)
 {
 	if (id_attnum == 0)
@@ -208,13 +208,13 @@ tc_id_clause(Expr *clause, Index relid, AttrNumber id_attnum,
 			return false;
 		left = linitial(op->args);
 		right = lsecond(op->args);
-		if (tc_is_id_var(left, relid, id_attnum) && tc_is_id_value(right, relid))
+		if (tc_is_id_var(left, relid, id_attnum) && tc_is_id_value(root, right, relid))
 		{
 			*value = (Expr *) right;
 			*is_array = false;
 			return true;
 		}
-		if (tc_is_id_var(right, relid, id_attnum) && tc_is_id_value(left, relid))
+		if (tc_is_id_var(right, relid, id_attnum) && tc_is_id_value(root, left, relid))
 		{
 			*value = (Expr *) left;
 			*is_array = false;
@@ -230,7 +230,7 @@ tc_id_clause(Expr *clause, Index relid, AttrNumber id_attnum,
 		if (get_opcode(saop->opno) != F_UUID_EQ && get_opcode(saop->opno) != F_TEXTEQ)
 			return false;
 		if (tc_is_id_var(linitial(saop->args), relid, id_attnum) &&
-			tc_is_id_value(lsecond(saop->args), relid))
+			tc_is_id_value(root, lsecond(saop->args), relid))
 		{
 			*value = (Expr *) lsecond(saop->args);
 			*is_array = true;
@@ -333,7 +333,7 @@ tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		bool		is_array;
 
 		if (!ri->pseudoconstant &&
-			tc_id_clause(ri->clause, baserel->relid, info->id_attnum,
+			tc_id_clause(root, ri->clause, baserel->relid, info->id_attnum,
 						 &value, &is_array))
 		{
 			double		n = tc_estimate_ids(root, value, is_array);
@@ -431,7 +431,7 @@ tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
 
 	if (!join_clause_is_movable_to(ri, baserel))
 		return;
-	if (!tc_id_clause(ri->clause, baserel->relid, info->id_attnum,
+	if (!tc_id_clause(root, ri->clause, baserel->relid, info->id_attnum,
 					  &value, &is_array))
 		return;
 
@@ -552,7 +552,7 @@ tcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		bool		is_array;
 
 		if (lookup && !ri->pseudoconstant &&
-			tc_id_clause(ri->clause, baserel->relid, info->id_attnum,
+			tc_id_clause(root, ri->clause, baserel->relid, info->id_attnum,
 						 &value, &is_array))
 		{
 			id_exprs = lappend(id_exprs, value);
