@@ -28,7 +28,7 @@ use lib $FindBin::RealBin;
 
 use TcTap qw(require_env psql_do standin create_db add_server standin_stat wait_for
   session_start session_send session_wait session_query session_end backend_waiting
-  backend_gone);
+  backend_gone process_gone);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -147,8 +147,9 @@ for my $case (
 	ok(wait_for(sub { backend_waiting($db, $b->{pid}) }), "terminate, $what: the backend waits in the FDW");
 	sleep 0.2;
 	my $t0 = time;
-	is(psql_do($db, "SELECT pg_terminate_backend($b->{pid}, 10000)"), 't',
-		"terminate, $what: pg_terminate_backend reports the backend gone");
+	is(psql_do($db, "SELECT pg_terminate_backend($b->{pid})"), 't',
+		"terminate, $what: pg_terminate_backend signalled the backend");
+	sleep 0.01 until process_gone($b->{pid}) || time - $t0 > 20;
 	my $secs = time - $t0;
 	cmp_ok($secs, '<', $prompt_bound, sprintf('terminate, %s: the backend ended in %.2f s', $what, $secs));
 	ok(backend_gone($b->{pid}), "terminate, $what: no such backend any more");

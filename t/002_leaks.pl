@@ -106,12 +106,16 @@ my @cycle = (
 		  . "EXCEPTION WHEN fdw_error THEN RAISE EXCEPTION 'caught: %', SQLSTATE; END \$\$;" ],
 );
 
-my $measure = <<'EOS';
+# pg_backend_memory_contexts came in PostgreSQL 14: on 13 the contexts are
+# not measured (RssAnon still is, and covers them).
+my $has_contexts = psql_do('postgres', 'SHOW server_version_num') >= 140000;
+my $contexts_sum = $has_contexts ? '(SELECT sum(total_bytes) FROM pg_backend_memory_contexts)' : '0';
+my $measure = <<"EOS";
 ALTER SERVER topcalls OPTIONS (SET max_retries '0');
 SELECT 'MEASURE', pg_backend_pid(),
-       (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+)'))[1],
+       (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\\s+(\\d+)'))[1],
        (SELECT count(*) FROM pg_ls_dir('/proc/self/fd')),
-       (SELECT sum(total_bytes) FROM pg_backend_memory_contexts);
+       $contexts_sum;
 EOS
 
 # One session, fed in three parts (cycles 1-10, 11-55, 56-100), each
@@ -209,7 +213,11 @@ SKIP:
 			map { sprintf('%s %d -> %d', $_, $open_files[0]{$_} // 0, $open_files[2]{$_} // 0) }
 			  grep { ($open_files[0]{$_} // 0) != ($open_files[2]{$_} // 0) }
 			  sort(keys %{ { %{ $open_files[0] }, %{ $open_files[2] } } })));
-	cmp_ok($m2->{ctx} - $m1->{ctx}, '<=', 16 * 1024, 'memory contexts stay flat (16 kB)');
+	SKIP:
+	{
+		skip 'pg_backend_memory_contexts needs PostgreSQL 14', 1 unless $has_contexts;
+		cmp_ok($m2->{ctx} - $m1->{ctx}, '<=', 16 * 1024, 'memory contexts stay flat (16 kB)');
+	}
 	cmp_ok($m2->{rss_kb} - $m1->{rss_kb}, '<=', 256, 'RssAnon stays flat from 100 to 1000 (256 kB)');
 	cmp_ok($m2->{rss_kb} - $mh->{rss_kb}, '<=', 96, 'RssAnon stays flat from 550 to 1000 (96 kB)');
 }

@@ -11,14 +11,26 @@
 # in the background is recorded, so that tc_cleanup can stop it by its PID.
 
 # ---------------------------------------------------------------------------
-# Fixed paths: Debian 12's PostgreSQL 15 packages.
+# PostgreSQL: the system's 15 (Debian 12's packages) by default; another
+# major built by test/build-postgres.sh after tc_use_pg NN.
 # ---------------------------------------------------------------------------
-TC_PG_MAJOR=15
-TC_PG_BIN=/usr/lib/postgresql/$TC_PG_MAJOR/bin
-TC_PG_CONFIG=$TC_PG_BIN/pg_config
-TC_PGXS_DIR=/usr/lib/postgresql/$TC_PG_MAJOR/lib/pgxs
-TC_PG_REGRESS=$TC_PGXS_DIR/src/test/regress/pg_regress
-TC_PG_PERL=$TC_PGXS_DIR/src/test/perl
+# shellcheck source=test/build-postgres.sh
+source "$(dirname "${BASH_SOURCE[0]}")/build-postgres.sh"
+TC_PG_SYSTEM_MAJOR=$TCPG_SYSTEM_MAJOR
+
+# Sets TC_PG_MAJOR, TC_PG_BIN, TC_PG_CONFIG, TC_PGXS_DIR, TC_PG_REGRESS,
+# TC_PG_PERL and TC_PATH for that major.  Usage: tc_use_pg NN
+tc_use_pg() {
+	TC_PG_MAJOR=$1
+	TC_PG_CONFIG=$(tcpg_pg_config "$1" 2>/dev/null) ||
+		TC_PG_CONFIG=$(tcpg_prefix "$1")/bin/pg_config
+	TC_PG_BIN=$(dirname "$TC_PG_CONFIG")
+	TC_PGXS_DIR=$(tcpg_pgxs_dir "$1" 2>/dev/null) || TC_PGXS_DIR=
+	TC_PG_REGRESS=$(tcpg_pg_regress "$1" 2>/dev/null) || TC_PG_REGRESS=
+	TC_PG_PERL=$(tcpg_perl_dir "$1" 2>/dev/null) || TC_PG_PERL=
+	# A PATH with the server binaries first and nothing from root's home.
+	TC_PATH=$TC_PG_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+}
 # Debian's own python, not whatever a developer's PATH puts first (pyenv
 # shims under /root are not even readable by the postgres user).
 TC_PYTHON=/usr/bin/python3
@@ -43,6 +55,11 @@ TC_PACKAGES=(
 	python3-psycopg2	# test/chaos.py, the driver of test/check-chaos.sh
 	libasan8		# test/check-sanitizer.sh: gcc's ASan/LSan runtime
 	libubsan1		# ... and its UBSan runtime
+	dpkg-dev		# test/check-package.sh: the Debian package
+	debhelper
+	fakeroot
+	postgresql-server-dev-all
+	lintian
 )
 
 # State for tc_cleanup.
@@ -85,13 +102,14 @@ tc_install_packages() {
 	apt-get update -q
 	apt-get install -y -q -o Dpkg::Options::=--force-confdef \
 		-o Dpkg::Options::=--force-confold "${missing[@]}"
+	# pg_config may only now exist: work the paths out again
+	tc_use_pg "$TC_PG_MAJOR"
 }
 
 # ---------------------------------------------------------------------------
 # Running things as postgres
 # ---------------------------------------------------------------------------
-# A PATH with the server binaries first and nothing from root's home.
-TC_PATH=$TC_PG_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+tc_use_pg "$TC_PG_SYSTEM_MAJOR"
 
 # Foreground: runuser keeps the environment (so callers can pass variables
 # with `env`), and forwards SIGTERM to the command.
