@@ -104,7 +104,7 @@ SELECT standin_faults('[{"kind": "lookup", "replace_body":
 CREATE FOREIGN TABLE typed_values (
   id uuid, n int, big numeric, f float8, ok boolean, no boolean, s text, n_text text OPTIONS (field 'n')
 ) SERVER topcalls;
-SELECT n, big, f, ok, no, s, n_text FROM typed_values WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT n, big, f, ok, no, s = U&'\00e9t\00e9 \+01F600' AS s_is_ete_grin, n_text FROM typed_values WHERE id = '00000000-0000-4000-8000-000000000001';
 
 -- a value that does not fit is an ERROR naming the column, table and value
 SELECT standin_faults('[{"kind": "lookup", "replace_body":

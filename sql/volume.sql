@@ -125,12 +125,6 @@ SELECT standin_reset();
 SELECT count(*), count(p.id) FROM call_log c LEFT JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id;
 SELECT count(*) AS requests, count(DISTINCT r) AS distinct_requests, bool_and(r NOT LIKE '%?%') AS no_list
   FROM standin_requests() r;
--- without Memoize, the scan's own cache still fetches each id once per query
-SET enable_memoize = off;
-SELECT standin_reset();
-SELECT count(*), count(p.id) FROM call_log c LEFT JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id;
-SELECT count(*) AS requests, count(DISTINCT r) AS distinct_requests FROM standin_requests() r;
-RESET enable_memoize;
 -- through an equivalence class
 SELECT standin_reset();
 SELECT c.call_id, p.number FROM call_log c, topcalls_phone_numbers p, (VALUES (pn_id(2))) v(x)
