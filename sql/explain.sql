@@ -16,10 +16,10 @@ SET plan_cache_mode = force_generic_plan;
 EXPLAIN (COSTS OFF, VERBOSE) EXECUTE by_id('00000000-0000-4000-8000-000000000001');
 RESET plan_cache_mode;
 DEALLOCATE by_id;
-EXPLAIN (COSTS OFF, VERBOSE) SELECT v.k, p.number
+SELECT explain_lines($q$SELECT v.k, p.number
   FROM (VALUES (1, '00000000-0000-4000-8000-000000000001'::uuid),
                (2, '00000000-0000-4000-8000-000000000002'::uuid)) v(k, pid),
-       LATERAL (SELECT number FROM topcalls_phone_numbers p WHERE p.id = v.pid) p;
+       LATERAL (SELECT number FROM topcalls_phone_numbers p WHERE p.id = v.pid) p$q$, 'COSTS OFF, VERBOSE');
 EXPLAIN (COSTS OFF, VERBOSE) SELECT number FROM topcalls_phone_numbers LIMIT 3;
 -- FORMAT JSON: the plan node's own keys (the others differ between versions)
 CREATE FUNCTION explain_json_keys(query text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -39,10 +39,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER topcalls OPTIONS (api_key 'tc_test_k
 SELECT (standin_stats())->'requests' AS requests;
 
 -- EXPLAIN ANALYZE shows what the scan did (the key never shows)
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT * FROM topcalls_phone_numbers WHERE id = ANY ('{00000000-0000-4000-8000-000000000001,
-    00000000-0000-4000-8000-000000000002,00000000-0000-4000-8000-000000000999}');
+SELECT explain_lines($q$  SELECT * FROM topcalls_phone_numbers WHERE id = ANY ('{00000000-0000-4000-8000-000000000001,
+    00000000-0000-4000-8000-000000000002,00000000-0000-4000-8000-000000000999}')$q$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF');
 ALTER SERVER topcalls OPTIONS (ADD page_size '20');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT count(*) FROM topcalls_phone_numbers;
+SELECT explain_lines($q$  SELECT count(*) FROM topcalls_phone_numbers$q$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF');
 ALTER SERVER topcalls OPTIONS (DROP page_size);

@@ -15,8 +15,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     plan json;
 BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) ' || query INTO plan;
-    RETURN plan::jsonb -> 0 -> 'Plan';
+    EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, BUFFERS OFF, FORMAT JSON) ' || query INTO plan;
+    -- 18 writes Actual Rows with two decimals
+    RETURN jsonb_set(plan::jsonb -> 0 -> 'Plan', '{Actual Rows}',
+                     to_jsonb(round((plan::jsonb -> 0 -> 'Plan' ->> 'Actual Rows')::numeric)));
 END
 $$;
 -- Requests the stand-in received since the last reset.

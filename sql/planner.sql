@@ -22,8 +22,7 @@ CREATE TEMP TABLE many_calls AS SELECT i AS call_id, pn_id2(i % 4000 + 1) AS pho
 ANALYZE few_calls, many_calls;
 
 -- a join with 5 local ids: 5 lookups in a nested loop
-EXPLAIN (COSTS OFF)
-SELECT c.call_id, p.number FROM few_calls c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id;
+SELECT explain_lines($q$SELECT c.call_id, p.number FROM few_calls c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id$q$);
 SELECT standin_reset();
 SELECT standin_config('{"count": 5000}');
 SELECT c.call_id, p.number FROM few_calls c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id
@@ -31,8 +30,7 @@ SELECT c.call_id, p.number FROM few_calls c JOIN topcalls_phone_numbers p ON p.i
 SELECT (s->>'lookups')::int AS lookups, (s->>'lists')::int AS lists FROM standin_stats() s;
 
 -- a join with thousands of local ids: the list once, and a hash join
-EXPLAIN (COSTS OFF)
-SELECT count(*) FROM many_calls c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id;
+SELECT explain_lines($q$SELECT count(*) FROM many_calls c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id$q$);
 SELECT standin_reset();
 SELECT standin_config('{"count": 5000}');
 SELECT count(*), count(DISTINCT p.id) FROM many_calls c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id;
@@ -41,8 +39,7 @@ SELECT (s->>'lookups')::int AS lookups, (s->>'lists')::int AS lists FROM standin
 -- the costs are server options: make requests and rows free and the
 -- nested loop wins even for thousands of ids
 ALTER SERVER topcalls OPTIONS (ADD request_cost '0', ADD row_cost '0');
-EXPLAIN (COSTS OFF)
-SELECT count(*) FROM many_calls c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id;
+SELECT explain_lines($q$SELECT count(*) FROM many_calls c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id$q$);
 ALTER SERVER topcalls OPTIONS (DROP request_cost, DROP row_cost);
 
 -- estimates for lookups: one row per id

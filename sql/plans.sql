@@ -21,16 +21,14 @@ ANALYZE crm;
 SELECT standin_reset();
 -- a nested loop of lookups
 SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off;
-EXPLAIN (COSTS OFF)
-SELECT c.crm_id, p.number FROM crm c JOIN pn_text_ids p ON p.id = c.pn_id ORDER BY c.crm_id;
+SELECT explain_lines($q$SELECT c.crm_id, p.number FROM crm c JOIN pn_text_ids p ON p.id = c.pn_id ORDER BY c.crm_id$q$);
 SELECT c.crm_id, p.number FROM crm c JOIN pn_text_ids p ON p.id = c.pn_id ORDER BY c.crm_id;
 SELECT standin_requests() ORDER BY 1;
 RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material;
 -- a hash join over the list: the same rows
 SELECT standin_reset();
 SET enable_nestloop = off;
-EXPLAIN (COSTS OFF)
-SELECT c.crm_id, p.number FROM crm c JOIN pn_text_ids p ON p.id = c.pn_id ORDER BY c.crm_id;
+SELECT explain_lines($q$SELECT c.crm_id, p.number FROM crm c JOIN pn_text_ids p ON p.id = c.pn_id ORDER BY c.crm_id$q$);
 SELECT c.crm_id, p.number FROM crm c JOIN pn_text_ids p ON p.id = c.pn_id ORDER BY c.crm_id;
 SELECT standin_requests();
 RESET enable_nestloop;
@@ -63,12 +61,11 @@ END $$;
 SELECT (s->>'lookups')::int AS lookups, (s->>'lists')::int AS lists FROM standin_stats() s;
 -- ... and ARRAY(SELECT ...) is estimated from the subquery's rows: 1 000
 -- there read the list, 3 look up
-EXPLAIN (COSTS OFF)
-SELECT count(*) FROM topcalls_phone_numbers
-  WHERE id = ANY (ARRAY(SELECT pn_id3(i) FROM generate_series(1, 1000) i));
+SELECT explain_lines($q$SELECT count(*) FROM topcalls_phone_numbers
+  WHERE id = ANY (ARRAY(SELECT pn_id3(i) FROM generate_series(1, 1000) i))$q$);
 CREATE TEMP TABLE three AS SELECT pn_id3(i) AS pid FROM generate_series(1, 3) i;
 ANALYZE three;
-EXPLAIN SELECT * FROM topcalls_phone_numbers WHERE id = ANY (ARRAY(SELECT pid FROM three));
+SELECT explain_lines($q$SELECT * FROM topcalls_phone_numbers WHERE id = ANY (ARRAY(SELECT pid FROM three))$q$, 'COSTS ON');
 SELECT standin_reset();
 SELECT count(*) FROM topcalls_phone_numbers WHERE id = ANY (ARRAY(SELECT pid FROM three));
 SELECT (s->>'lookups')::int AS lookups, (s->>'lists')::int AS lists FROM standin_stats() s;
@@ -79,8 +76,7 @@ CREATE FOREIGN TABLE fresh_numbers (id uuid, number text) SERVER topcalls;
 CREATE TEMP TABLE seventeen AS SELECT i AS call_id, pn_id3(i % 9 + 1) AS pid
   FROM generate_series(1, 17) i;
 ANALYZE seventeen;
-EXPLAIN (COSTS OFF)
-SELECT s.call_id, f.number FROM seventeen s JOIN fresh_numbers f ON f.id = s.pid;
+SELECT explain_lines($q$SELECT s.call_id, f.number FROM seventeen s JOIN fresh_numbers f ON f.id = s.pid$q$);
 SELECT standin_reset();
 SELECT standin_config('{"count": 20000}');
 SELECT count(*), count(DISTINCT f.number) FROM seventeen s JOIN fresh_numbers f ON f.id = s.pid;

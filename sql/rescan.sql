@@ -14,9 +14,8 @@ SELECT standin_reset();
 SELECT s, (SELECT count(*) FROM topcalls_phone_numbers p WHERE p.status = s) AS n
   FROM statuses ORDER BY s;
 SELECT (s->>'lists')::int AS lists FROM standin_stats() s;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT s, (SELECT count(*) FROM topcalls_phone_numbers p WHERE p.status = s) AS n
-  FROM statuses;
+SELECT explain_lines($q$SELECT s, (SELECT count(*) FROM topcalls_phone_numbers p WHERE p.status = s) AS n
+  FROM statuses$q$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF');
 
 -- a scan stopped early (LIMIT 1) is replayed, then goes on from the page
 -- where it stopped: every page is read once, however many outer rows

@@ -138,6 +138,35 @@ END
 $$;
 
 --
+-- explain_lines(query, options): EXPLAIN's lines, the same on every version.
+-- 18 prints fractional actual rows, and buffers under ANALYZE; it names an
+-- initplan's result (InitPlan 1).col1 where older versions print $0 (and
+-- "InitPlan 1 (returns $0)"); and versions differ in which side of a join
+-- clause "a = b" they print first, so such a filter shows its two operands
+-- in sorted order.
+--
+CREATE FUNCTION public.explain_lines(query text, options text DEFAULT 'COSTS OFF')
+RETURNS SETOF text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    line text;
+    m text[];
+BEGIN
+    FOR line IN EXECUTE format('EXPLAIN (%s) %s', options, query) LOOP
+        CONTINUE WHEN line ~ '^\s*(Buffers:|Planning:)';
+        line := regexp_replace(line, 'rows=(\d+)\.\d+', 'rows=\1', 'g');
+        line := regexp_replace(line, ' \(returns \$\d+\)', '');
+        line := regexp_replace(line, '\(InitPlan \d+\)\.col\d+', '$0', 'g');
+        m := regexp_match(line, '^(\s*(?:Filter|Hash Cond|Join Filter): \()(\S+) = (\S+)\)$');
+        IF m IS NOT NULL AND m[2] > m[3] THEN
+            line := m[1] || m[3] || ' = ' || m[2] || ')';
+        END IF;
+        RETURN NEXT line;
+    END LOOP;
+END
+$fn$;
+
+--
 -- The server, the user mapping and the foreign table every test queries.
 --
 DO $$

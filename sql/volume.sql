@@ -114,9 +114,8 @@ SELECT count(*) AS requests FROM standin_requests();
 -- The table option "rows" tells the planner the account is large (ANALYZE
 -- would too: see planner.sql), so reading the list would cost more.
 ALTER FOREIGN TABLE topcalls_phone_numbers OPTIONS (ADD rows '100000');
-EXPLAIN (COSTS OFF)
-SELECT c.call_id, p.number FROM call_log c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id
-  WHERE c.call_id <= 10 ORDER BY c.call_id;
+SELECT explain_lines($q$SELECT c.call_id, p.number FROM call_log c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id
+  WHERE c.call_id <= 10 ORDER BY c.call_id$q$);
 SELECT standin_reset();
 SELECT c.call_id, p.number FROM call_log c JOIN topcalls_phone_numbers p ON p.id = c.phone_number_id
   WHERE c.call_id <= 10 ORDER BY c.call_id;

@@ -272,11 +272,17 @@ class Session(threading.Thread):
         cur.execute("PREPARE by_id(uuid) AS SELECT %s FROM ft_c8 WHERE id = $1" % SELECT_LIST)
 
     def memory(self):
-        """(bytes in the backend's memory contexts, its resident set in kB)."""
+        """(bytes in the backend's memory contexts, its resident set in kB).
+        pg_backend_memory_contexts came in PostgreSQL 14: before, the
+        contexts count as 0 and only the resident set is shown."""
         cur = self.conn.cursor()
-        cur.execute("SELECT sum(total_bytes)::bigint, pg_backend_pid()"
-                    " FROM pg_backend_memory_contexts")
-        total, pid = cur.fetchone()
+        cur.execute("SELECT to_regclass('pg_catalog.pg_backend_memory_contexts') IS NOT NULL,"
+                    " pg_backend_pid()")
+        has_view, pid = cur.fetchone()
+        total = 0
+        if has_view:
+            cur.execute("SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts")
+            total = cur.fetchone()[0]
         rss = None
         try:
             with open("/proc/%d/status" % pid) as f:
