@@ -6,6 +6,7 @@ OBJS = \
 	api.o \
 	convert.o \
 	http.o \
+	list.o \
 	option.o \
 	resource.o \
 	scan.o \

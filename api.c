@@ -115,7 +115,7 @@ tc_api_set_target(const TcOptions *opts, StringInfo path, TcHttpRequest *req)
 
 /*
  * tc_api_lookup_request
- *		Fill req for GET <resource path>/<id>.
+ *		Fill req for GET <get path>/<id>.
  *
  * The id must be a UUID: callers check with tc_api_normalize_id first, and
  * this checks again, as the last line of defence before the id goes into a
@@ -130,31 +130,51 @@ tc_api_lookup_request(const TcOptions *opts, const char *id, TcHttpRequest *req)
 
 	if (!tc_api_normalize_id(id, normalized))
 		elog(ERROR, "id \"%s\" was not validated", id);
+	if (r->get_path == NULL)
+		elog(ERROR, "resource \"%s\" has no get endpoint", r->name);
 	initStringInfo(&path);
-	appendStringInfo(&path, "%s/%s", r->path, normalized);
+	appendStringInfo(&path, "%s/%s", r->get_path, normalized);
 	tc_api_set_target(opts, &path, req);
 }
 
 /*
  * tc_api_list_request
- *		Fill req for one page of the resource's list: GET <path>?limit=N,
- *		and &cursor=<the cursor, percent-encoded> after the first page.
+ *		Fill req for one page of the resource's list: GET <path>?limit=N, the
+ *		filters (names and values, alternately, in "filters"; may be NIL),
+ *		and &cursor=<the cursor> when there is one, each value
+ *		percent-encoded.  The filters are also kept, as text, for the
+ *		message of an answer that refuses them.
  */
 void
-tc_api_list_request(const TcOptions *opts, int limit, const char *cursor,
-					TcHttpRequest *req)
+tc_api_list_request(const TcOptions *opts, int limit, List *filters,
+					const char *cursor, TcHttpRequest *req)
 {
 	const TcResource *r = tc_resource_get(opts->resource);
 	StringInfoData path;
+	StringInfoData shown;
+	ListCell   *lc;
 
 	initStringInfo(&path);
-	appendStringInfo(&path, "%s?limit=%d", r->path, limit);
+	initStringInfo(&shown);
+	appendStringInfo(&path, "%s?limit=%d", r->list_path, limit);
+	foreach(lc, filters)
+	{
+		const char *name = (const char *) lfirst(lc);
+		const char *value;
+
+		lc = lnext(filters, lc);
+		value = (const char *) lfirst(lc);
+		appendStringInfo(&path, "&%s=", name);
+		tc_append_urlencoded(&path, value);
+		appendStringInfo(&shown, "%s%s=%s", shown.len > 0 ? ", " : "", name, value);
+	}
 	if (cursor)
 	{
 		appendStringInfoString(&path, "&cursor=");
 		tc_append_urlencoded(&path, cursor);
 	}
 	tc_api_set_target(opts, &path, req);
+	req->filters = shown.len > 0 ? shown.data : NULL;
 }
 
 /*
@@ -165,18 +185,19 @@ char *
 tc_api_lookup_summary(const TcOptions *opts)
 {
 	return psprintf("GET %s%s/{id}", tc_base_path(opts),
-					tc_resource_get(opts->resource)->path);
+					tc_resource_get(opts->resource)->get_path);
 }
 
 /*
  * tc_api_list_summary
- *		What EXPLAIN shows for a scan that reads the list.
+ *		What EXPLAIN shows for a scan that reads the list: the path, the page
+ *		size, and "params" (say "&status={call_status}"), which may be "".
  */
 char *
-tc_api_list_summary(const TcOptions *opts, int limit)
+tc_api_list_summary(const TcOptions *opts, int limit, const char *params)
 {
-	return psprintf("GET %s%s?limit=%d", tc_base_path(opts),
-					tc_resource_get(opts->resource)->path, limit);
+	return psprintf("GET %s%s?limit=%d%s", tc_base_path(opts),
+					tc_resource_get(opts->resource)->list_path, limit, params);
 }
 
 /*
@@ -792,6 +813,9 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 			 errhint("The API key needs the %s scope.",
 					 tc_resource_get(opts->resource)->scope) :
 			 req->status == 404 && lookup ?
-			 errhint("Only the API's own problem+json answer with status 404 means that there is no such object; check the server option base_url.") : 0));
+			 errhint("Only the API's own problem+json answer with status 404 means that there is no such object; check the server option base_url.") :
+			 req->status == 400 && req->filters != NULL ?
+			 errhint("The request filtered by %s: the API refused that filter or value.",
+					 req->filters) : 0));
 	return false;				/* keep compiler quiet */
 }

@@ -4,10 +4,15 @@
  *		  JSON objects from the TopCalls API to tuples of a foreign table,
  *		  through each column's own input function.
  *
- * Owns the column-to-field mapping and the error context that names the
- * column, the table and the value when a value does not convert.  json-c
- * trees never outlive the functions here: every parse is paired with a
- * json_object_put on all paths, errors included.
+ * Owns the column-to-field mapping, the error context that names the
+ * column, the table and the value when a value does not convert, and the
+ * parsed list pages the executor reads items, cursors and orders from.
+ * json-c trees never outlive their owner: a tree parsed here is freed on
+ * every path, errors included, either by PG_FINALLY in the function that
+ * parsed it or, for a page kept between calls, by a reset callback of the
+ * memory context the page lives in.
+ *
+ * Only the columns a scan needs are converted; the others stay NULL.
  *
  * Copyright (c) 2026, the topcalls_fdw authors
  *
@@ -190,9 +195,13 @@ tc_input_value(TcColumn *col, char *text)
  * tc_converter_create
  *		What converting objects to tuples of rel needs: each column's field
  *		and input function, looked up once per scan, in cxt.
+ *
+ * needed: the attribute numbers the scan needs (NULL: all of them); the
+ * other columns are left NULL, their values never looked at.
  */
 TcConverter *
-tc_converter_create(Relation rel, MemoryContext cxt)
+tc_converter_create(Relation rel, const TcResource *resource,
+					Bitmapset *needed, MemoryContext cxt)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -200,24 +209,30 @@ tc_converter_create(Relation rel, MemoryContext cxt)
 	int			i;
 
 	conv->relname = pstrdup(RelationGetRelationName(rel));
+	conv->resource = resource;
 	conv->tupdesc = tupdesc;
 	conv->natts = tupdesc->natts;
 	conv->cols = palloc0(sizeof(TcColumn) * Max(conv->natts, 1));
 	conv->rowcxt = AllocSetContextCreate(cxt, "topcalls_fdw row",
 										 ALLOCSET_SMALL_SIZES);
+	conv->values = palloc(sizeof(Datum) * Max(conv->natts, 1));
+	conv->nulls = palloc(sizeof(bool) * Max(conv->natts, 1));
 
 	for (i = 0; i < conv->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 		TcColumn   *col = &conv->cols[i];
 		Oid			infunc;
-		char	   *field;
+		const char *field;
 
 		if (att->attisdropped)
 			continue;
-		field = tc_column_field(RelationGetRelid(rel), att->attnum);
-		col->field = pstrdup(field ? field : NameStr(att->attname));
+		if (needed != NULL && !bms_is_member(att->attnum, needed))
+			continue;			/* not needed: stays NULL */
+		field = tc_effective_field(resource, RelationGetRelid(rel), att);
+		col->field = pstrdup(field);
 		col->whole_object = strcmp(col->field, "*") == 0;
+		col->from_parent = col->field[0] == '^';
 		col->attname = pstrdup(NameStr(att->attname));
 		col->typmod = att->atttypmod;
 		if (att->atttypid == TIMESTAMPOID || att->atttypid == DATEOID)
@@ -270,32 +285,64 @@ tc_json_value_text(struct json_object *val, size_t *len)
 }
 
 /*
- * tc_convert_object
- *		One object to one tuple, allocated in the caller's memory context.  The
+ * The value of field for a row: a row's own field, or ("^x") field x of the
+ * parent object the row is nested in.  The detail object, when there is
+ * one, has the item's fields and more; a field it lacks is looked up in the
+ * list item, so that one missing from either endpoint reads from the other.
+ * NULL when missing or JSON null.
+ */
+static struct json_object *
+tc_row_field(const TcColumn *col, struct json_object *row,
+			 struct json_object *parent, struct json_object *parent_detail)
+{
+	struct json_object *val = NULL;
+
+	if (col->from_parent)
+	{
+		const char *name = col->field + 1;
+
+		if (parent_detail != NULL &&
+			json_object_object_get_ex(parent_detail, name, &val) && val != NULL)
+			return val;
+		if (parent != NULL && json_object_object_get_ex(parent, name, &val))
+			return val;
+		return NULL;
+	}
+	if (col->whole_object)
+		return row;
+	if (json_object_object_get_ex(row, col->field, &val))
+		return val;
+	return NULL;
+}
+
+/*
+ * One row to one tuple, allocated in the caller's memory context.  row is
+ * the object a row is made of; parent and parent_detail (either may be NULL)
+ * are the list item and the detail it is nested in, for "^x" fields.  The
  * input functions' garbage goes to the per-row context, reset each call.
  */
-HeapTuple
-tc_convert_object(TcConverter *conv, struct json_object *obj, const char *what)
+static HeapTuple
+tc_convert_row(TcConverter *conv, struct json_object *row,
+			   struct json_object *parent, struct json_object *parent_detail,
+			   const char *what)
 {
-	Datum	   *values;
-	bool	   *nulls;
+	Datum	   *values = conv->values;
+	bool	   *nulls = conv->nulls;
 	MemoryContext oldcxt;
 	TcConvertContext ctx;
 	ErrorContextCallback errcb;
 	HeapTuple	tuple;
 	int			i;
 
-	if (!json_object_is_type(obj, json_type_object))
+	if (!json_object_is_type(row, json_type_object))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid answer to %s", what),
 				 errdetail("Expected a JSON object for a row of foreign table \"%s\", got %s.",
-						   conv->relname, tc_json_type_name(obj))));
+						   conv->relname, tc_json_type_name(row))));
 
 	MemoryContextReset(conv->rowcxt);
 	oldcxt = MemoryContextSwitchTo(conv->rowcxt);
-	values = palloc(sizeof(Datum) * Max(conv->natts, 1));
-	nulls = palloc(sizeof(bool) * Max(conv->natts, 1));
 
 	ctx.conv = conv;
 	ctx.attidx = -1;
@@ -316,11 +363,10 @@ tc_convert_object(TcConverter *conv, struct json_object *obj, const char *what)
 		values[i] = (Datum) 0;
 		nulls[i] = true;
 		if (col->field == NULL)
-			continue;			/* dropped column */
+			continue;			/* dropped, or not needed */
 
-		if (col->whole_object)
-			val = obj;
-		else if (!json_object_object_get_ex(obj, col->field, &val) || val == NULL)
+		val = tc_row_field(col, row, parent, parent_detail);
+		if (val == NULL)
 			continue;			/* missing or JSON null: SQL NULL */
 
 		ctx.attidx = i;
@@ -359,76 +405,92 @@ tc_convert_object(TcConverter *conv, struct json_object *obj, const char *what)
 	return tuple;
 }
 
-/*
- * tc_convert_single
- *		A lookup's answer, one object, to a tuple in the current context.
- */
-HeapTuple
-tc_convert_single(TcConverter *conv, const TcHttpRequest *req)
+/* Append a tuple to buf, growing it in its context. */
+void
+tc_tuplebuf_add(TcTupleBuf *buf, HeapTuple tuple)
 {
-	struct json_object *volatile root = NULL;
-	volatile HeapTuple tuple = NULL;
+	if (buf->ntuples >= buf->cap)
+	{
+		int			newcap = Max(buf->cap * 2, 64);
 
-	PG_TRY();
-	{
-		root = tc_api_parse(req);
-		tuple = tc_convert_object(conv, root, req->what);
+		buf->tuples = buf->tuples == NULL ?
+			MemoryContextAlloc(buf->cxt, sizeof(HeapTuple) * newcap) :
+			repalloc(buf->tuples, sizeof(HeapTuple) * newcap);
+		buf->cap = newcap;
 	}
-	PG_FINALLY();
-	{
-		if (root)
-			json_object_put(root);
-	}
-	PG_END_TRY();
-	return tuple;
+	buf->tuples[buf->ntuples++] = tuple;
 }
 
 /*
- * tc_convert_page
- *		A list page: {"data": [objects], "next_cursor": string or null}.  The
- * tuples and the cursor are allocated in the caller's memory context.
+ * The rows of one item (and its detail, if any) into buf: the item itself,
+ * or the elements of its rows_field array for a resource whose rows are
+ * nested (a call's transcript turns).  Tuples go to buf's context.
  */
-void
-tc_convert_page(TcConverter *conv, const TcHttpRequest *req, TcPage *page)
+static void
+tc_convert_item(TcConverter *conv, struct json_object *item,
+				struct json_object *detail, const char *what, TcTupleBuf *buf)
 {
-	struct json_object *volatile root = NULL;
+	const char *rows_field = conv->resource->rows_field;
+	MemoryContext oldcxt;
 
-	memset(page, 0, sizeof(*page));
-	PG_TRY();
+	if (rows_field == NULL)
 	{
-		struct json_object *data;
-		struct json_object *cursor;
+		HeapTuple	tuple;
+
+		oldcxt = MemoryContextSwitchTo(buf->cxt);
+		tuple = tc_convert_row(conv, detail ? detail : item, item, detail, what);
+		MemoryContextSwitchTo(oldcxt);
+		tc_tuplebuf_add(buf, tuple);
+	}
+	else
+	{
+		struct json_object *source = detail ? detail : item;
+		struct json_object *rows = NULL;
 		size_t		n;
 		size_t		i;
 
-		root = tc_api_parse(req);
-		if (!json_object_is_type(root, json_type_object) ||
-			!json_object_object_get_ex(root, "data", &data) ||
-			!json_object_is_type(data, json_type_array))
+		if (!json_object_is_type(source, json_type_object))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("invalid answer to %s", req->what),
-					 errdetail("Expected an object with a \"data\" array.")));
-
-		if (json_object_object_get_ex(root, "next_cursor", &cursor) && cursor != NULL)
-		{
-			if (!json_object_is_type(cursor, json_type_string) ||
-				json_object_get_string_len(cursor) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-						 errmsg("invalid answer to %s", req->what),
-						 errdetail("\"next_cursor\" must be a non-empty string or null, got %s.",
-								   tc_json_type_name(cursor))));
-			page->next_cursor = pstrdup(json_object_get_string(cursor));
-		}
-
-		n = json_object_array_length(data);
-		page->tuples = palloc(sizeof(HeapTuple) * Max(n, 1));
+					 errmsg("invalid answer to %s", what),
+					 errdetail("Expected a JSON object for an item of foreign table \"%s\", got %s.",
+							   conv->relname, tc_json_type_name(source))));
+		if (!json_object_object_get_ex(source, rows_field, &rows) || rows == NULL)
+			return;				/* no turns: no rows */
+		if (!json_object_is_type(rows, json_type_array))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid answer to %s", what),
+					 errdetail("Expected \"%s\" to be an array for foreign table \"%s\", got %s.",
+							   rows_field, conv->relname, tc_json_type_name(rows))));
+		n = json_object_array_length(rows);
 		for (i = 0; i < n; i++)
-			page->tuples[i] = tc_convert_object(conv,
-												json_object_array_get_idx(data, i),
-												req->what);
-		page->ntuples = (int) n;
+		{
+			HeapTuple	tuple;
+
+			oldcxt = MemoryContextSwitchTo(buf->cxt);
+			tuple = tc_convert_row(conv, json_object_array_get_idx(rows, i),
+								   item, detail, what);
+			MemoryContextSwitchTo(oldcxt);
+			tc_tuplebuf_add(buf, tuple);
+		}
+	}
+}
+
+/*
+ * tc_convert_answer
+ *		A get endpoint's answer (one object) to the rows it holds, appended
+ *		to buf: one row, or one per nested element.
+ */
+void
+tc_convert_answer(TcConverter *conv, const TcHttpRequest *req, TcTupleBuf *buf)
+{
+	struct json_object *volatile root = NULL;
+
+	PG_TRY();
+	{
+		root = tc_api_parse(req);
+		tc_convert_item(conv, root, NULL, req->what, buf);
 	}
 	PG_FINALLY();
 	{
@@ -436,4 +498,203 @@ tc_convert_page(TcConverter *conv, const TcHttpRequest *req, TcPage *page)
 			json_object_put(root);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * A list page, parsed and kept until its items are converted.  The json-c
+ * trees (the page's and its items' details) belong to the memory context
+ * the page was parsed in: a reset callback frees them with it, on every
+ * path.
+ */
+struct TcParsedPage
+{
+	struct json_object *root;
+	struct json_object *items;	/* borrowed from root: the array of items */
+	int			nitems;
+	char	   *next_cursor;	/* NULL on the last page */
+	char	   *what;			/* the request, for messages */
+	bool	   *skip;			/* items not to convert */
+	struct json_object **details;	/* owned; NULL until fetched */
+	int			next;			/* first item not converted yet */
+	MemoryContextCallback freeing;
+};
+
+static void
+tc_page_free_trees(void *arg)
+{
+	TcParsedPage *page = (TcParsedPage *) arg;
+	int			i;
+
+	if (page->details != NULL)
+	{
+		for (i = 0; i < page->nitems; i++)
+		{
+			if (page->details[i] != NULL)
+				json_object_put(page->details[i]);
+			page->details[i] = NULL;
+		}
+	}
+	if (page->root != NULL)
+		json_object_put(page->root);
+	page->root = NULL;
+	page->items = NULL;
+}
+
+/*
+ * tc_page_parse
+ *		A list answer, parsed strictly and checked for shape, kept in cxt.
+ *
+ * The shape is the resource's: {"data": [...], "next_cursor": string or
+ * null or absent}, or also a bare array of items (which has no next page).
+ */
+TcParsedPage *
+tc_page_parse(TcConverter *conv, const TcHttpRequest *req, MemoryContext cxt)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	TcParsedPage *page = palloc0(sizeof(TcParsedPage));
+	struct json_object *root;
+	struct json_object *data = NULL;
+	struct json_object *cursor = NULL;
+
+	page->what = pstrdup(req->what);
+	root = tc_api_parse(req);
+	/* from here on the tree goes with cxt */
+	page->root = root;
+	page->freeing.func = tc_page_free_trees;
+	page->freeing.arg = page;
+	MemoryContextRegisterResetCallback(cxt, &page->freeing);
+
+	if (json_object_is_type(root, json_type_array) &&
+		conv->resource->list_shape == TC_LIST_ENVELOPE_OR_ARRAY)
+		data = root;
+	else if (!json_object_is_type(root, json_type_object) ||
+			 !json_object_object_get_ex(root, "data", &data) ||
+			 !json_object_is_type(data, json_type_array))
+	{
+		if (conv->resource->list_shape == TC_LIST_ENVELOPE_OR_ARRAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid answer to %s", req->what),
+					 errdetail("Expected an object with a \"data\" array, or an array.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid answer to %s", req->what),
+				 errdetail("Expected an object with a \"data\" array.")));
+	}
+
+	if (data != root &&
+		json_object_object_get_ex(root, "next_cursor", &cursor) && cursor != NULL)
+	{
+		if (!json_object_is_type(cursor, json_type_string) ||
+			json_object_get_string_len(cursor) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid answer to %s", req->what),
+					 errdetail("\"next_cursor\" must be a non-empty string or null, got %s.",
+							   tc_json_type_name(cursor))));
+		page->next_cursor = pstrdup(json_object_get_string(cursor));
+	}
+
+	page->items = data;
+	page->nitems = (int) json_object_array_length(data);
+	page->skip = palloc0(sizeof(bool) * Max(page->nitems, 1));
+	MemoryContextSwitchTo(oldcxt);
+	return page;
+}
+
+/*
+ * tc_page_nitems, tc_page_next_cursor
+ *		The number of items of a page, and the cursor of the next (NULL on
+ *		the last page).
+ */
+int
+tc_page_nitems(const TcParsedPage *page)
+{
+	return page->nitems;
+}
+
+const char *
+tc_page_next_cursor(const TcParsedPage *page)
+{
+	return page->next_cursor;
+}
+
+/*
+ * tc_page_item_string
+ *		The string value of field of item i, or NULL when the item is not an
+ *		object or the field is missing, null or not a string.  Valid as long
+ *		as the page.
+ */
+const char *
+tc_page_item_string(const TcParsedPage *page, int i, const char *field)
+{
+	struct json_object *item = json_object_array_get_idx(page->items, i);
+	struct json_object *val;
+
+	if (item == NULL || !json_object_is_type(item, json_type_object) ||
+		!json_object_object_get_ex(item, field, &val) ||
+		!json_object_is_type(val, json_type_string))
+		return NULL;
+	return json_object_get_string(val);
+}
+
+/*
+ * tc_page_skip
+ *		Leave item i out of the rows (a repeat, or beyond a time bound).
+ */
+void
+tc_page_skip(TcParsedPage *page, int i)
+{
+	page->skip[i] = true;
+}
+
+bool
+tc_page_skipped(const TcParsedPage *page, int i)
+{
+	return page->skip[i];
+}
+
+/*
+ * tc_page_set_detail
+ *		The answer to item i's detail request: parsed and kept with the page
+ *		(a 2xx), or nothing (the API's 404: the call went away since the list
+ *		was read; its row then has the list's fields only).
+ */
+void
+tc_page_set_detail(TcParsedPage *page, int i, const TcHttpRequest *req,
+				   bool found)
+{
+	MemoryContext cxt = GetMemoryChunkContext(page);
+
+	if (page->details == NULL)
+		page->details = MemoryContextAllocZero(cxt, sizeof(struct json_object *) *
+											   Max(page->nitems, 1));
+	if (!found)
+		return;
+	page->details[i] = tc_api_parse(req);
+}
+
+/*
+ * tc_page_convert
+ *		Convert up to max_items more items of the page (skipped ones do not
+ *		count) into buf; returns true when every item has been converted.
+ */
+bool
+tc_page_convert(TcConverter *conv, TcParsedPage *page, int max_items,
+				TcTupleBuf *buf)
+{
+	int			done = 0;
+
+	while (page->next < page->nitems && done < max_items)
+	{
+		int			i = page->next++;
+
+		if (page->skip[i])
+			continue;
+		tc_convert_item(conv, json_object_array_get_idx(page->items, i),
+						page->details ? page->details[i] : NULL,
+						page->what, buf);
+		done++;
+	}
+	return page->next >= page->nitems;
 }

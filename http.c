@@ -168,6 +168,8 @@ typedef struct TcRun
 	int			nreqs;
 	TcHttpStats *stats;
 	TcHttpDoneFn done;
+	TcHttpWorkFn work;			/* see TcHttpWorkFn; NULL: none */
+	bool		work_pending;	/* work returned true last time */
 	void	   *arg;
 
 	/* from the options */
@@ -282,14 +284,20 @@ pg_noreturn static void tc_multi_failed(const char *func, CURLMcode mc);
  */
 void
 tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
-			TcHttpStats *stats, TcHttpDoneFn done, void *arg)
+			TcHttpStats *stats, TcHttpDoneFn done, TcHttpWorkFn work,
+			void *arg)
 {
 	TcRun	   *volatile run = NULL;
 	instr_time	start;
 	instr_time	duration;
 
 	if (nreqs <= 0)
+	{
+		/* nothing to wait for: just the work */
+		while (work != NULL && work(arg))
+			CHECK_FOR_INTERRUPTS();
 		return;
+	}
 
 	INSTR_TIME_SET_CURRENT(start);
 
@@ -298,6 +306,8 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 	PG_TRY();
 	{
 		run = tc_run_create(reqs, nreqs, opts, stats, done, arg);
+		run->work = work;
+		run->work_pending = work != NULL;
 		tc_run_prepare(run, opts);
 		tc_run_drive(run);
 	}
@@ -814,7 +824,15 @@ tc_run_drive(TcRun *run)
 
 		if (run->nactive == 0 && run->nwaiting == 0 &&
 			run->next_new >= run->nreqs)
-			return;				/* all done */
+		{
+			/* all done but the caller's work, if any is left */
+			if (run->work_pending)
+			{
+				run->work_pending = run->work(run->arg);
+				continue;
+			}
+			return;
+		}
 
 		if (run->nactive > 0)
 		{
@@ -825,6 +843,16 @@ tc_run_drive(TcRun *run)
 				continue;
 			if (tc_check_speed(run))
 				continue;
+
+			/*
+			 * The caller's work, a slice at a time, instead of sleeping:
+			 * the transfers go on in the kernel meanwhile.
+			 */
+			if (run->work_pending)
+			{
+				run->work_pending = run->work(run->arg);
+				continue;
+			}
 
 			/*
 			 * Sleep until a socket is ready, curl's own timers (timeouts,
@@ -841,6 +869,8 @@ tc_run_drive(TcRun *run)
 				tc_multi_failed("curl_multi_poll", mc);
 			tc_check_postmaster();
 		}
+		else if (run->work_pending)
+			run->work_pending = run->work(run->arg);
 		else
 		{
 			/*

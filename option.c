@@ -55,7 +55,8 @@ typedef enum TcOptionKind
 	TC_OPT_STRING,
 	TC_OPT_FILE,
 	TC_OPT_SECRET,
-	TC_OPT_RESOURCE
+	TC_OPT_RESOURCE,
+	TC_OPT_BOOL
 } TcOptionKind;
 
 typedef struct TcOptionDef
@@ -80,6 +81,7 @@ static const TcOptionDef tc_options[] = {
 	{"api_key", TC_ON_MAPPING, TC_OPT_SECRET, 0},
 	{"resource", TC_ON_TABLE, TC_OPT_RESOURCE, 0},
 	{"rows", TC_ON_TABLE, TC_OPT_NONNEG_REAL, 0},
+	{"time_pushdown", TC_ON_TABLE, TC_OPT_BOOL, 0},
 	{"field", TC_ON_COLUMN, TC_OPT_STRING, 0},
 	{NULL, 0, 0, 0}
 };
@@ -273,6 +275,19 @@ tc_parse_real(const TcOptionDef *def, const char *value)
 	return result;
 }
 
+static bool
+tc_parse_bool(const TcOptionDef *def, const char *value)
+{
+	bool		result;
+
+	if (!parse_bool(value, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
+				 errdetail("The value must be a Boolean: true or false.")));
+	return result;
+}
+
 static void
 tc_check_resource(const char *name, const char *value)
 {
@@ -306,6 +321,9 @@ tc_check_value(const TcOptionDef *def, const char *value)
 			break;
 		case TC_OPT_RESOURCE:
 			tc_check_resource(def->name, value);
+			break;
+		case TC_OPT_BOOL:
+			(void) tc_parse_bool(def, value);
 			break;
 		case TC_OPT_SECRET:
 
@@ -426,6 +444,7 @@ tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
 	opts->row_cost = TC_DEFAULT_ROW_COST;
 	opts->resource = TC_DEFAULT_RESOURCE;
 	opts->rows = -1;
+	opts->time_pushdown = true;
 
 	/*
 	 * A missing mapping is reported only when a request is about to be
@@ -488,6 +507,8 @@ tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
 			opts->resource = pstrdup(value);
 		else if (strcmp(def->name, "rows") == 0)
 			opts->rows = tc_parse_real(def, value);
+		else if (strcmp(def->name, "time_pushdown") == 0)
+			opts->time_pushdown = tc_parse_bool(def, value);
 	}
 }
 
@@ -537,6 +558,29 @@ tc_column_field(Oid relid, AttrNumber attnum)
 			return defGetString(d);
 	}
 	return NULL;
+}
+
+/*
+ * tc_effective_field
+ *		The JSON field a column reads: its "field" option; else, when its name
+ *		is one of the resource's documented columns, that column's field (a
+ *		call_transcripts column "speaker" reads the turn's "user"); else its
+ *		name, which the planner refuses as a likely typo.
+ */
+const char *
+tc_effective_field(const TcResource *resource, Oid relid, Form_pg_attribute att)
+{
+	char	   *field = tc_column_field(relid, att->attnum);
+	const TcResourceColumn *col;
+
+	if (field != NULL)
+		return field;
+	for (col = resource->columns; col->name; col++)
+	{
+		if (strcmp(col->name, NameStr(att->attname)) == 0)
+			return col->field ? col->field : col->name;
+	}
+	return NameStr(att->attname);
 }
 
 /*

@@ -2,19 +2,21 @@
  *
  * scan.c
  *		  The executor side of topcalls_fdw: Begin/Iterate/ReScan/End and
- *		  EXPLAIN of a foreign scan, and the list reader ANALYZE shares.
+ *		  EXPLAIN of a foreign scan.
  *
  * A scan either looks ids up (the distinct ids its id conditions name,
- * fetched concurrently, remembered across rescans) or reads the resource's
- * list page by page.  A list scan that may be rescanned keeps the rows it
- * returned in a tuplestore (spilling to disk past work_mem) and replays them
- * on a rescan, continuing with the next page where the earlier pass
- * stopped: the requests of a list scan depend on no parameter, so a rescan
- * never needs to ask the API again for what it already has.
+ * fetched concurrently, remembered across rescans) or reads lists: one for
+ * each combination of the filter values its conditions send to the API,
+ * read together by list.c, with the time bounds its conditions give.  A
+ * list scan that may be rescanned keeps the rows it returned in a
+ * tuplestore (spilling to disk past work_mem) and replays them on a rescan
+ * whose requests would be the same, continuing with the next page where the
+ * earlier pass stopped; a rescan with new values for the requests reads
+ * afresh.
  *
- * What this file must not do: decide which requests a plan makes (that is
- * the planner's, in topcalls_fdw.c), build URLs (api.c), talk HTTP (http.c)
- * or convert values (convert.c).
+ * What this file must not do: decide which requests a plan may make (that
+ * is the planner's, in topcalls_fdw.c), read pages (list.c), build URLs
+ * (api.c), talk HTTP (http.c) or convert values (convert.c).
  *
  * Copyright (c) 2026, the topcalls_fdw authors
  *
@@ -26,7 +28,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
@@ -37,6 +38,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "compat.h"
@@ -52,76 +54,51 @@
 #define TC_CACHE_MAX_IDS		10000
 
 /*
- * A list's cursors are remembered, as 64-bit fingerprints, for this many
- * pages of one pass: a cursor answered again means the API's pages go round
- * in a cycle.  Past that (20 million rows at 200 a page), Brent's cycle
- * detection, which needs the memory of one cursor, still catches any
- * cycle, a little later.
+ * Lists one scan reads at most (combinations of filter values); past this
+ * the filter with the most values is no longer sent, and checked locally.
  */
-#define TC_CURSORS_REMEMBERED	100000
+#define TC_MAX_LISTS			1000
 
-/* Pages in a row without a row, each naming a next page, before giving up. */
-#define TC_MAX_EMPTY_PAGES		100
-
-/* One id looked up in this scan: NULL tuple when the API said 404. */
+/* One id looked up in this scan, and its rows (none: the API said 404). */
 typedef struct TcCacheEntry
 {
 	char		id[TC_ID_BUFSIZE];
-	HeapTuple	tuple;
+	HeapTuple  *tuples;
+	int			ntuples;
 } TcCacheEntry;
-
-/*
- * Reading a list: the current page, the cursor of the next one, and what
- * the cursor checks remember of this pass.
- */
-struct TcListReader
-{
-	const TcOptions *opts;
-	TcConverter *conv;
-	TcHttpStats *stats;
-	int			page_limit;
-	MemoryContext pagecxt;		/* the current page and its request */
-	MemoryContext seencxt;		/* the cursor fingerprints */
-
-	bool		started;		/* the first page was requested */
-	bool		exhausted;		/* the last page has been read */
-	TcPage		page;
-	int			page_pos;
-	char	   *cursor;			/* the next page's, in pagecxt */
-
-	HTAB	   *seen;			/* fingerprints of this pass's cursors */
-	bool		brent_have;		/* Brent's cycle detection: a cursor saved */
-	uint64		brent_saved;	/* ... compared with each of the next */
-	int64		brent_power;	/* ... brent_power cursors */
-	int64		brent_steps;	/* ... of which this many came so far */
-	int			empty_run;		/* pages in a row without rows */
-	int64		pages;			/* pages read, every pass */
-};
 
 /* Executor state of a scan. */
 typedef struct TcScanState
 {
 	TcOptions	opts;
+	const TcResource *resource;
 	TcConverter *conv;
 	MemoryContext scancxt;		/* the scan's life */
 	MemoryContext cachecxt;		/* the id cache and its tuples */
 	MemoryContext batchcxt;		/* one round of lookups */
+	MemoryContext listcxt;		/* the lists of the current values */
 
 	bool		lookup;
-	List	   *id_exprs;		/* ExprStates */
-	List	   *id_is_array;	/* Integer per expr */
+	List	   *exprs;			/* ExprStates of fdw_exprs */
+	List	   *kinds;			/* TC_EXPR_* code per expr */
+	Bitmapset  *request_params; /* PARAM_EXEC ids the requests depend on */
 	int			page_limit;
+	int			row_limit;
+	bool		details;
 
 	/* lookups */
 	bool		ids_ready;
 	char	  **ids;			/* distinct normalized ids, sorted */
 	int			nids;
 	int			next_id;
+	TcCacheEntry *entry;		/* the entry whose rows are being returned */
+	int			next_row;
 	HTAB	   *cache;			/* id -> TcCacheEntry, kept across rescans
 								 * until it holds TC_CACHE_MAX_IDS */
 
-	/* list */
-	TcListReader *list;
+	/* lists */
+	TcListSet  *lists;			/* NULL until the values are known */
+	int			nlists;
 	Tuplestorestate *replay;	/* the rows returned so far, when kept */
 	TupleTableSlot *replay_slot;	/* what replay gives back */
 	bool		keep_rows;		/* append returned rows to replay */
@@ -131,200 +108,11 @@ typedef struct TcScanState
 	TcHttpStats stats;
 	int64		not_found;
 	int64		replayed;		/* rescans served from replay */
+	int64		pages;			/* of lists discarded for new values */
+	int64		details_fetched;
 } TcScanState;
 
 static void tc_cache_reset(TcScanState *state);
-static void tc_list_check_cursor(TcListReader *lr, const char *what);
-
-/* ------------------------------------------------------------------------
- * The list reader
- * ------------------------------------------------------------------------
- */
-
-/*
- * tc_list_create
- *		A reader of the resource's list, in pages of page_limit rows, whose
- *		memory lives in cxt and whose requests are counted in stats.
- */
-TcListReader *
-tc_list_create(const TcOptions *opts, TcConverter *conv, int page_limit,
-			   TcHttpStats *stats, MemoryContext cxt)
-{
-	TcListReader *lr = MemoryContextAllocZero(cxt, sizeof(TcListReader));
-
-	lr->opts = opts;
-	lr->conv = conv;
-	lr->stats = stats;
-	lr->page_limit = page_limit;
-	lr->pagecxt = AllocSetContextCreate(cxt, "topcalls_fdw list page",
-										ALLOCSET_DEFAULT_SIZES);
-	lr->seencxt = AllocSetContextCreate(cxt, "topcalls_fdw list cursors",
-										ALLOCSET_SMALL_SIZES);
-	tc_list_restart(lr);
-	return lr;
-}
-
-/*
- * tc_list_restart
- *		Start the list again from its first page; what the cursor checks
- *		remembered is of the earlier pass, and is forgotten.
- */
-void
-tc_list_restart(TcListReader *lr)
-{
-	HASHCTL		hctl;
-
-	MemoryContextReset(lr->pagecxt);
-	MemoryContextReset(lr->seencxt);
-	lr->started = false;
-	lr->exhausted = false;
-	memset(&lr->page, 0, sizeof(lr->page));
-	lr->page_pos = 0;
-	lr->cursor = NULL;
-
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = sizeof(uint64);
-	hctl.entrysize = sizeof(uint64);
-	hctl.hcxt = lr->seencxt;
-	lr->seen = hash_create("topcalls_fdw cursors", 64, &hctl,
-						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	lr->brent_have = false;
-	lr->brent_saved = 0;
-	lr->brent_power = 1;
-	lr->brent_steps = 0;
-	lr->empty_run = 0;
-}
-
-/* tc_http_run's callback for a list page. */
-static bool
-tc_list_page_done(TcHttpRequest *req, void *arg)
-{
-	TcListReader *lr = (TcListReader *) arg;
-
-	(void) tc_api_check_answer(req, false, lr->opts);
-	tc_convert_page(lr->conv, req, &lr->page);
-	lr->pages++;
-	return true;
-}
-
-/*
- * Fetch the next page into pagecxt (freeing the last one); false when the
- * list has no more pages.
- */
-static bool
-tc_list_fetch(TcListReader *lr)
-{
-	char	   *cursor = NULL;
-	TcHttpRequest req;
-	MemoryContext oldcxt;
-
-	if (lr->exhausted)
-		return false;
-	if (lr->started)
-	{
-		if (lr->cursor == NULL)
-		{
-			lr->exhausted = true;
-			return false;
-		}
-		cursor = pstrdup(lr->cursor);	/* survives the reset */
-	}
-	MemoryContextReset(lr->pagecxt);
-	oldcxt = MemoryContextSwitchTo(lr->pagecxt);
-
-	memset(&lr->page, 0, sizeof(lr->page));
-	lr->cursor = NULL;
-	tc_require_api_key(lr->opts);
-	tc_api_list_request(lr->opts, lr->page_limit, cursor, &req);
-	tc_http_run(&req, 1, lr->opts, lr->stats, tc_list_page_done, lr);
-	lr->page_pos = 0;
-	lr->started = true;
-	lr->cursor = lr->page.next_cursor;
-	if (lr->cursor != NULL)
-	{
-		tc_list_check_cursor(lr, req.what);
-		if (lr->page.ntuples > 0)
-			lr->empty_run = 0;
-		else if (++lr->empty_run >= TC_MAX_EMPTY_PAGES)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("invalid answer to %s", req.what),
-					 errdetail("The last %d pages had no rows, yet each named a next page: the list would never end.",
-							   TC_MAX_EMPTY_PAGES)));
-	}
-	if (req.body)
-		pfree(req.body);
-	MemoryContextSwitchTo(oldcxt);
-	if (cursor)
-		pfree(cursor);
-	return true;
-}
-
-/*
- * An ERROR if this pass has been given lr->cursor before: the pages would
- * then go round for ever.  Every cursor of the first TC_CURSORS_REMEMBERED
- * pages is remembered (as a fingerprint), so any repetition is caught at
- * once; Brent's algorithm catches a cycle that starts later still.
- */
-static void
-tc_list_check_cursor(TcListReader *lr, const char *what)
-{
-	uint64		fp = hash_bytes_extended((const unsigned char *) lr->cursor,
-										 (int) strlen(lr->cursor), 0);
-	bool		repeated = false;
-
-	if (hash_get_num_entries(lr->seen) < TC_CURSORS_REMEMBERED)
-		(void) hash_search(lr->seen, &fp, HASH_ENTER, &repeated);
-	else
-		repeated = hash_search(lr->seen, &fp, HASH_FIND, NULL) != NULL;
-
-	if (lr->brent_have && fp == lr->brent_saved)
-		repeated = true;
-	if (++lr->brent_steps >= lr->brent_power)
-	{
-		lr->brent_have = true;
-		lr->brent_saved = fp;
-		lr->brent_power *= 2;
-		lr->brent_steps = 0;
-	}
-
-	if (repeated)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("invalid answer to %s", what),
-				 errdetail("Its \"next_cursor\" was already given earlier in this scan: the pages go round in a cycle.")));
-}
-
-/*
- * tc_list_next
- *		The next row of the list, read in the reader's page context (valid
- *		until the next call), or NULL at the end of the list.
- */
-HeapTuple
-tc_list_next(TcListReader *lr)
-{
-	while (!lr->started || lr->page_pos >= lr->page.ntuples)
-	{
-		if (!tc_list_fetch(lr))
-			return NULL;
-	}
-	return lr->page.tuples[lr->page_pos++];
-}
-
-/*
- * tc_list_pages
- *		Pages read so far, every pass.
- */
-int64
-tc_list_pages(const TcListReader *lr)
-{
-	return lr->pages;
-}
-
-/* ------------------------------------------------------------------------
- * Begin, rescan, end
- * ------------------------------------------------------------------------
- */
 
 /* The role whose user mapping the scan uses: the view owner's under a view. */
 static Oid
@@ -334,6 +122,17 @@ tc_scan_userid(ForeignScanState *node)
 	Oid			userid = tc_plan_userid(fsplan, node->ss.ps.state);
 
 	return OidIsValid(userid) ? userid : GetUserId();
+}
+
+/* Collects the PARAM_EXEC ids an expression uses. */
+static bool
+tc_param_walker(Node *node, Bitmapset **params)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
+		*params = bms_add_member(*params, ((Param *) node)->paramid);
+	return expression_tree_walker(node, tc_param_walker, (void *) params);
 }
 
 /*
@@ -350,6 +149,8 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 	Relation	rel = node->ss.ss_currentRelation;
 	TcScanState *state;
 	MemoryContext oldcxt;
+	Bitmapset  *needed = NULL;
+	ListCell   *lc;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
@@ -365,25 +166,30 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 	state->cachecxt = AllocSetContextCreate(state->scancxt,
 											"topcalls_fdw id cache",
 											ALLOCSET_DEFAULT_SIZES);
+	state->listcxt = AllocSetContextCreate(state->scancxt,
+										   "topcalls_fdw lists",
+										   ALLOCSET_DEFAULT_SIZES);
 
 	oldcxt = MemoryContextSwitchTo(state->scancxt);
 	tc_get_options(RelationGetRelid(rel), tc_scan_userid(node), &state->opts);
-	MemoryContextSwitchTo(oldcxt);
-	state->conv = tc_converter_create(rel, state->scancxt);
-
-	state->id_is_array = (List *) list_nth(fsplan->fdw_private, TC_PRIV_EXPR_IS_ARRAY);
-	state->page_limit = intVal(list_nth(fsplan->fdw_private, TC_PRIV_PAGE_LIMIT));
+	state->resource = tc_resource_get(state->opts.resource);
+	foreach(lc, (List *) list_nth(fsplan->fdw_private, TC_PRIV_ATTRS))
+		needed = bms_add_member(needed, lfirst_int(lc));
 	state->lookup = intVal(list_nth(fsplan->fdw_private, TC_PRIV_LOOKUP)) != 0;
-	state->id_exprs = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
+	state->kinds = (List *) list_nth(fsplan->fdw_private, TC_PRIV_EXPR_KINDS);
+	state->page_limit = intVal(list_nth(fsplan->fdw_private, TC_PRIV_PAGE_LIMIT));
+	state->details = intVal(list_nth(fsplan->fdw_private, TC_PRIV_DETAILS)) != 0;
+	state->row_limit = intVal(list_nth(fsplan->fdw_private, TC_PRIV_ROW_LIMIT));
+	(void) tc_param_walker((Node *) fsplan->fdw_exprs, &state->request_params);
+	MemoryContextSwitchTo(oldcxt);
+
+	state->conv = tc_converter_create(rel, state->resource, needed, state->scancxt);
+	state->exprs = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
 	if (state->lookup)
 		tc_cache_reset(state);
 	else
 	{
-		state->list = tc_list_create(&state->opts, state->conv,
-									 state->page_limit, &state->stats,
-									 state->scancxt);
-
 		/*
 		 * Keep the rows for a replay from the start when a rescan is to be
 		 * expected: the executor says so (EXEC_FLAG_REWIND), or the plan
@@ -412,6 +218,21 @@ tc_cache_reset(TcScanState *state)
 	hctl.hcxt = state->cachecxt;
 	state->cache = hash_create("topcalls_fdw ids", 64, &hctl,
 							   HASH_ELEM | TC_HASH_STRINGS | HASH_CONTEXT);
+	state->entry = NULL;
+}
+
+/* Forget the replay store, if any. */
+static void
+tc_drop_replay(TcScanState *state)
+{
+	if (state->replay != NULL)
+	{
+		ExecDropSingleTupleTableSlot(state->replay_slot);
+		tuplestore_end(state->replay);
+		state->replay = NULL;
+		state->replay_slot = NULL;
+	}
+	state->replaying = false;
 }
 
 /*
@@ -419,10 +240,11 @@ tc_cache_reset(TcScanState *state)
  *		Start the scan over.
  *
  * A lookup scan evaluates its ids again when a parameter they use changed,
- * and keeps its cache.  A list scan's requests depend on no parameter, so
- * it replays the rows it already returned, and goes on from where its last
+ * and keeps its cache.  A list scan whose requests use no changed parameter
+ * replays the rows it already returned, and goes on from where its last
  * pass stopped; if it was not keeping them (no rescan was expected), it
- * reads the list again, keeping them from now on.
+ * reads the lists again, keeping them from now on.  New values for its
+ * requests (a campaign_id from the outer row, say) mean new lists.
  */
 void
 tcReScanForeignScan(ForeignScanState *node)
@@ -436,9 +258,24 @@ tcReScanForeignScan(ForeignScanState *node)
 		if (node->ss.ps.chgParam != NULL)
 			state->ids_ready = false;
 		state->next_id = 0;
+		state->entry = NULL;
 		return;
 	}
 
+	if (bms_overlap(node->ss.ps.chgParam, state->request_params))
+	{
+		/* other lists: what was read is of no use */
+		if (state->lists != NULL)
+		{
+			state->pages += tc_listset_pages(state->lists);
+			state->details_fetched += tc_listset_details(state->lists);
+		}
+		ExecClearTuple(node->ss.ss_ScanTupleSlot);
+		tc_drop_replay(state);
+		MemoryContextReset(state->listcxt);
+		state->lists = NULL;
+		return;
+	}
 	if (state->replay != NULL)
 	{
 		tuplestore_rescan(state->replay);
@@ -446,90 +283,73 @@ tcReScanForeignScan(ForeignScanState *node)
 		state->replayed++;
 		return;
 	}
-	tc_list_restart(state->list);
+	if (state->lists != NULL)
+	{
+		ExecClearTuple(node->ss.ss_ScanTupleSlot);
+		tc_listset_restart(state->lists);
+	}
 	state->keep_rows = true;
 }
 
 /*
  * tcEndForeignScan
- *		Nothing to release by hand: memory goes with the query's context (the
- *		tuplestore's temporary files with its resource owner), and http.c
- *		owns its handles.  After an ERROR this is not even called.
+ *		Release the replay store.  Everything else goes with the query's
+ *		memory (json-c trees with it, through reset callbacks), and http.c
+ *		owns its handles.  After an ERROR this is not even called: the
+ *		store's files go with the resource owner then.
  */
 void
 tcEndForeignScan(ForeignScanState *node)
 {
 	TcScanState *state = (TcScanState *) node->fdw_state;
 
-	if (state != NULL && state->replay != NULL)
-	{
-		ExecDropSingleTupleTableSlot(state->replay_slot);
-		tuplestore_end(state->replay);
-		state->replay = NULL;
-	}
+	if (state != NULL)
+		tc_drop_replay(state);
 }
 
 /* ------------------------------------------------------------------------
- * Lookups
+ * The values of the expressions that choose the requests
  * ------------------------------------------------------------------------
  */
 
-/*
- * A value of the id column's type as a normalized id in out, or false when
- * it is not a UUID.  Such a value cannot be the id of any object (the API's
- * ids are UUIDs), so it matches nothing: it is neither sent nor an error,
- * whatever plan the query runs.
- */
-static bool
-tc_datum_to_id(Datum value, Oid type, char *out)
+/* A value of a column's type as text, through the type's output function. */
+static char *
+tc_datum_text(Datum value, Oid type)
 {
 	Oid			outfunc;
 	bool		isvarlena;
-	char	   *text;
-	bool		ok;
 
-	if (type == UUIDOID)
-	{
-		/* uuid_out always gives the normalized form */
-		text = DatumGetCString(DirectFunctionCall1(uuid_out, value));
-		strlcpy(out, text, TC_ID_BUFSIZE);
-		pfree(text);
-		return true;
-	}
 	getTypeOutputInfo(type, &outfunc, &isvarlena);
-	text = OidOutputFunctionCall(outfunc, value);
-	ok = tc_api_normalize_id(text, out);
-	pfree(text);
-	return ok;
+	return OidOutputFunctionCall(outfunc, value);
 }
 
 static int
-tc_cmp_ids(const void *a, const void *b)
+tc_cmp_strings(const void *a, const void *b)
 {
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* Sort and deduplicate ids in place; returns the new count. */
+/* Sort and deduplicate strings in place; returns the new count. */
 static int
-tc_unique_ids(char **ids, int n)
+tc_unique(char **v, int n)
 {
 	int			i;
 	int			out = 0;
 
 	if (n == 0)
 		return 0;
-	qsort(ids, n, sizeof(char *), tc_cmp_ids);
+	qsort(v, n, sizeof(char *), tc_cmp_strings);
 	for (i = 0; i < n; i++)
 	{
-		if (out == 0 || strcmp(ids[out - 1], ids[i]) != 0)
-			ids[out++] = ids[i];
+		if (out == 0 || strcmp(v[out - 1], v[i]) != 0)
+			v[out++] = v[i];
 	}
 	return out;
 }
 
-/* Keep in a only the ids also in b (both sorted and distinct). */
+/* Keep in a only the strings also in b (both sorted and distinct). */
 static int
-tc_intersect_ids(char **a, int na, char **b, int nb)
+tc_intersect(char **a, int na, char **b, int nb)
 {
 	int			i = 0;
 	int			j = 0;
@@ -554,58 +374,73 @@ tc_intersect_ids(char **a, int na, char **b, int nb)
 }
 
 /*
- * The ids one id expression names, normalized, sorted and distinct, in the
- * current memory context; NULLs and values that are not UUIDs name nothing.
+ * The values an expression gives, as text, in the current memory context:
+ * one, or the elements of an array; NULLs give nothing.  With "as_ids",
+ * values that are UUIDs come normalized and the others are dropped: such a
+ * value cannot be the id of any object, so it matches nothing, and is
+ * neither sent nor an error, whatever plan the query runs.  Sorted and
+ * distinct.
  */
 static char **
-tc_eval_ids(ExprState *expr, bool is_array, ExprContext *econtext, int *nids)
+tc_eval_values(ExprState *expr, bool is_array, bool as_ids,
+			   ExprContext *econtext, int *count)
 {
-	Oid			type = exprType((Node *) expr->expr);
 	bool		isnull;
 	Datum		value;
-	char	  **ids;
+	Datum	   *elems;
+	bool	   *nulls;
+	Oid			type;
+	int			nelems;
+	char	  **out;
 	int			n = 0;
+	int			i;
 
 	value = ExecEvalExpr(expr, econtext, &isnull);
 	if (isnull)
 	{
-		*nids = 0;
+		*count = 0;
 		return NULL;
 	}
 	if (is_array)
 	{
 		ArrayType  *arr = DatumGetArrayTypeP(value);
-		Oid			elemtype = ARR_ELEMTYPE(arr);
 		int16		typlen;
 		bool		typbyval;
 		char		typalign;
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
-		int			i;
 
-		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+		type = ARR_ELEMTYPE(arr);
+		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, type, typlen, typbyval, typalign,
 						  &elems, &nulls, &nelems);
-		ids = palloc(sizeof(char *) * Max(nelems, 1));
-		for (i = 0; i < nelems; i++)
-		{
-			if (nulls[i])
-				continue;
-			ids[n] = palloc(TC_ID_BUFSIZE);
-			if (tc_datum_to_id(elems[i], elemtype, ids[n]))
-				n++;
-		}
 	}
 	else
 	{
-		ids = palloc(sizeof(char *));
-		ids[0] = palloc(TC_ID_BUFSIZE);
-		if (tc_datum_to_id(value, type, ids[0]))
-			n = 1;
+		type = exprType((Node *) expr->expr);
+		elems = &value;
+		nulls = &isnull;
+		nelems = 1;
 	}
-	*nids = tc_unique_ids(ids, n);
-	return ids;
+
+	out = palloc(sizeof(char *) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+	{
+		char	   *text;
+
+		if (nulls[i])
+			continue;
+		text = tc_datum_text(elems[i], type);
+		if (as_ids)
+		{
+			char	   *id = palloc(TC_ID_BUFSIZE);
+
+			if (!tc_api_normalize_id(text, id))
+				continue;
+			text = id;
+		}
+		out[n++] = text;
+	}
+	*count = tc_unique(out, n);
+	return out;
 }
 
 /*
@@ -618,7 +453,7 @@ tc_compute_ids(ForeignScanState *node, TcScanState *state)
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	MemoryContext oldcxt;
 	ListCell   *lc_expr;
-	ListCell   *lc_arr;
+	ListCell   *lc_kind;
 	bool		first = true;
 
 	MemoryContextReset(state->batchcxt);
@@ -627,12 +462,16 @@ tc_compute_ids(ForeignScanState *node, TcScanState *state)
 	state->nids = 0;
 	state->next_id = 0;
 
-	forboth(lc_expr, state->id_exprs, lc_arr, state->id_is_array)
+	forboth(lc_expr, state->exprs, lc_kind, state->kinds)
 	{
+		int			code = lfirst_int(lc_kind);
 		int			n;
-		char	  **ids = tc_eval_ids((ExprState *) lfirst(lc_expr),
-									  lfirst_int(lc_arr) != 0, econtext, &n);
+		char	  **ids;
 
+		if (TC_EXPR_KIND(code) != TC_EXPR_KEY)
+			continue;
+		ids = tc_eval_values((ExprState *) lfirst(lc_expr),
+							 (code & TC_EXPR_ARRAY) != 0, true, econtext, &n);
 		if (first)
 		{
 			state->ids = ids;
@@ -640,11 +479,175 @@ tc_compute_ids(ForeignScanState *node, TcScanState *state)
 			first = false;
 		}
 		else
-			state->nids = tc_intersect_ids(state->ids, state->nids, ids, n);
+			state->nids = tc_intersect(state->ids, state->nids, ids, n);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	state->ids_ready = true;
 }
+
+/* The values of one filter, across its conditions. */
+typedef struct TcFilterValues
+{
+	bool		constrained;	/* some condition names values */
+	bool		sendable;		/* ... all of which the API accepts */
+	char	  **values;
+	int			nvalues;
+} TcFilterValues;
+
+/*
+ * Evaluate the filter and time-bound expressions and set up the lists to
+ * read: one per combination of filter values (none when a condition names
+ * no value, or the time bounds leave no room).
+ */
+static void
+tc_setup_lists(ForeignScanState *node, TcScanState *state)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	const TcResourceFilter *filters = state->resource->filters;
+	int			nfilters = 0;
+	TcFilterValues *fv;
+	TcListSpec	spec;
+	bool		empty = false;
+	MemoryContext oldcxt;
+	ListCell   *lc_expr;
+	ListCell   *lc_kind;
+	int			nlists;
+	int		   *pos;
+	int			i;
+
+	MemoryContextReset(state->listcxt);
+	oldcxt = MemoryContextSwitchTo(state->listcxt);
+	while (filters != NULL && filters[nfilters].field != NULL)
+		nfilters++;
+	fv = palloc0(sizeof(TcFilterValues) * Max(nfilters, 1));
+	memset(&spec, 0, sizeof(spec));
+
+	forboth(lc_expr, state->exprs, lc_kind, state->kinds)
+	{
+		ExprState  *expr = (ExprState *) lfirst(lc_expr);
+		int			code = lfirst_int(lc_kind);
+		int			kind = TC_EXPR_KIND(code);
+
+		if (kind == TC_EXPR_FILTER)
+		{
+			const TcResourceFilter *f = &filters[TC_EXPR_ARG(code)];
+			TcFilterValues *v = &fv[TC_EXPR_ARG(code)];
+			int			n;
+			char	  **values = tc_eval_values(expr, (code & TC_EXPR_ARRAY) != 0,
+												f->values == NULL, econtext, &n);
+
+			if (!v->constrained)
+			{
+				v->constrained = true;
+				v->sendable = true;
+				v->values = values;
+				v->nvalues = n;
+			}
+			else
+				v->nvalues = tc_intersect(v->values, v->nvalues, values, n);
+			for (i = 0; i < n; i++)
+			{
+				if (!tc_filter_accepts(f, values[i]))
+					v->sendable = false;
+			}
+		}
+		else if (kind == TC_EXPR_TIME_LO || kind == TC_EXPR_TIME_HI)
+		{
+			bool		isnull;
+			Datum		value = ExecEvalExpr(expr, econtext, &isnull);
+			bool		strict = (code & TC_EXPR_STRICT) != 0;
+			TimestampTz ts;
+
+			if (isnull)
+			{
+				empty = true;	/* a comparison with NULL: no row */
+				continue;
+			}
+			ts = DatumGetTimestampTz(value);
+			if (kind == TC_EXPR_TIME_LO &&
+				(!spec.has_lo || ts > spec.lo || (ts == spec.lo && strict)))
+			{
+				spec.has_lo = true;
+				spec.lo = ts;
+				spec.lo_strict = strict;
+			}
+			else if (kind == TC_EXPR_TIME_HI && (!spec.has_hi || ts < spec.hi))
+			{
+				/* rows at hi itself are recheck-filtered when strict */
+				spec.has_hi = true;
+				spec.hi = ts;
+			}
+		}
+	}
+	if (spec.has_lo && spec.has_hi && spec.lo > spec.hi)
+		empty = true;
+	if (!state->opts.time_pushdown)
+		spec.has_lo = spec.has_hi = false;
+
+	/* a condition that names no value matches no row: no list at all */
+	nlists = 1;
+	for (i = 0; i < nfilters; i++)
+	{
+		if (fv[i].constrained && fv[i].nvalues == 0)
+			empty = true;
+		if (fv[i].constrained && fv[i].sendable)
+			nlists *= Max(fv[i].nvalues, 1);
+	}
+	/* too many combinations: send fewer filters, check them locally */
+	while (nlists > TC_MAX_LISTS)
+	{
+		int			widest = -1;
+
+		for (i = 0; i < nfilters; i++)
+		{
+			if (fv[i].constrained && fv[i].sendable &&
+				(widest < 0 || fv[i].nvalues > fv[widest].nvalues))
+				widest = i;
+		}
+		fv[widest].sendable = false;
+		nlists /= Max(fv[widest].nvalues, 1);
+	}
+
+	state->lists = tc_listset_create(&state->opts, state->conv, state->page_limit,
+									 state->row_limit, state->details,
+									 &state->stats, state->listcxt);
+	state->nlists = 0;
+	if (!empty)					/* else no list: no rows, no request */
+	{
+		/* every combination of the sendable filters' values */
+		pos = palloc0(sizeof(int) * Max(nfilters, 1));
+		for (;;)
+		{
+			spec.filters = NIL;
+			for (i = 0; i < nfilters; i++)
+			{
+				if (!fv[i].constrained || !fv[i].sendable)
+					continue;
+				spec.filters = lappend(spec.filters, (char *) filters[i].param);
+				spec.filters = lappend(spec.filters, fv[i].values[pos[i]]);
+			}
+			tc_listset_add(state->lists, &spec);
+			state->nlists++;
+			/* the next combination, like an odometer */
+			for (i = 0; i < nfilters; i++)
+			{
+				if (!fv[i].constrained || !fv[i].sendable)
+					continue;
+				if (++pos[i] < fv[i].nvalues)
+					break;
+				pos[i] = 0;
+			}
+			if (i >= nfilters)
+				break;
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* ------------------------------------------------------------------------
+ * Lookups
+ * ------------------------------------------------------------------------
+ */
 
 typedef struct TcLookupRound
 {
@@ -659,21 +662,19 @@ tc_lookup_done(TcHttpRequest *req, void *arg)
 	TcLookupRound *round = (TcLookupRound *) arg;
 	TcScanState *state = round->state;
 	TcCacheEntry *entry;
-	HeapTuple	tuple = NULL;
+	TcTupleBuf	rows;
 	bool		found;
 
+	memset(&rows, 0, sizeof(rows));
+	rows.cxt = state->cachecxt;
 	if (tc_api_check_answer(req, true, &state->opts))
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(state->cachecxt);
-
-		tuple = tc_convert_single(state->conv, req);
-		MemoryContextSwitchTo(oldcxt);
-	}
+		tc_convert_answer(state->conv, req, &rows);
 	else
 		state->not_found++;
 
 	entry = hash_search(state->cache, round->ids[req->index], HASH_ENTER, &found);
-	entry->tuple = tuple;
+	entry->tuples = rows.tuples;
+	entry->ntuples = rows.ntuples;
 	if (req->body)
 		pfree(req->body);
 	req->body = NULL;
@@ -716,7 +717,7 @@ tc_fetch_by_ids(TcScanState *state, TupleTableSlot *slot, int from)
 	{
 		tc_require_api_key(&state->opts);
 		tc_http_run(reqs, nreqs, &state->opts, &state->stats,
-					tc_lookup_done, &round);
+					tc_lookup_done, NULL, &round);
 	}
 	for (i = 0; i < nreqs; i++)
 	{
@@ -737,35 +738,38 @@ tc_iterate_lookups(ForeignScanState *node, TcScanState *state)
 	if (!state->ids_ready)
 		tc_compute_ids(node, state);
 
-	while (state->next_id < state->nids)
+	for (;;)
 	{
-		TcCacheEntry *entry;
-		const char *id = state->ids[state->next_id];
+		const char *id;
 
-		entry = hash_search(state->cache, id, HASH_FIND, NULL);
-		if (entry == NULL)
+		if (state->entry != NULL && state->next_row < state->entry->ntuples)
 		{
-			tc_fetch_by_ids(state, slot, state->next_id);
-			entry = hash_search(state->cache, id, HASH_FIND, NULL);
-			Assert(entry != NULL);
-		}
-		state->next_id++;
-		if (entry && entry->tuple)
-		{
-			ExecStoreHeapTuple(entry->tuple, slot, false);
+			ExecStoreHeapTuple(state->entry->tuples[state->next_row++], slot, false);
 			return slot;
 		}
+		if (state->next_id >= state->nids)
+			return ExecClearTuple(slot);
+
+		id = state->ids[state->next_id];
+		state->entry = hash_search(state->cache, id, HASH_FIND, NULL);
+		if (state->entry == NULL)
+		{
+			tc_fetch_by_ids(state, slot, state->next_id);
+			state->entry = hash_search(state->cache, id, HASH_FIND, NULL);
+			Assert(state->entry != NULL);
+		}
+		state->next_id++;
+		state->next_row = 0;
 	}
-	return ExecClearTuple(slot);
 }
 
 /* ------------------------------------------------------------------------
- * The list, and its replay
+ * Lists, and their replay
  * ------------------------------------------------------------------------
  */
 
 static TupleTableSlot *
-tc_iterate_list(ForeignScanState *node, TcScanState *state)
+tc_iterate_lists(ForeignScanState *node, TcScanState *state)
 {
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	HeapTuple	tuple;
@@ -776,11 +780,13 @@ tc_iterate_list(ForeignScanState *node, TcScanState *state)
 		if (tuplestore_gettupleslot(state->replay, true, false,
 									state->replay_slot))
 			return ExecCopySlot(slot, state->replay_slot);
-		/* replayed all there is: go on with the list where it stopped */
+		/* replayed all there is: go on with the lists where they stopped */
 		state->replaying = false;
 	}
 
-	tuple = tc_list_next(state->list);
+	if (state->lists == NULL)
+		tc_setup_lists(node, state);
+	tuple = tc_listset_next(state->lists);
 	if (tuple == NULL)
 		return ExecClearTuple(slot);
 	if (state->keep_rows)
@@ -812,7 +818,7 @@ tcIterateForeignScan(ForeignScanState *node)
 
 	if (state->lookup)
 		return tc_iterate_lookups(node, state);
-	return tc_iterate_list(node, state);
+	return tc_iterate_lists(node, state);
 }
 
 /* ------------------------------------------------------------------------
@@ -821,10 +827,75 @@ tcIterateForeignScan(ForeignScanState *node)
  */
 
 /*
+ * The list request as EXPLAIN shows it: the filters a plan sends, with the
+ * column whose values they take ("&status={call_status}"), and the starting
+ * cursor of an upper time bound.
+ */
+static char *
+tc_list_params(const TcResource *resource, List *kinds)
+{
+	StringInfoData buf;
+	Bitmapset  *shown = NULL;
+	bool		cursor = false;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, kinds)
+	{
+		int			code = lfirst_int(lc);
+
+		if (TC_EXPR_KIND(code) == TC_EXPR_FILTER &&
+			!bms_is_member(TC_EXPR_ARG(code), shown))
+		{
+			const TcResourceFilter *f = &resource->filters[TC_EXPR_ARG(code)];
+
+			appendStringInfo(&buf, "&%s={%s}", f->param, f->field);
+			shown = bms_add_member(shown, TC_EXPR_ARG(code));
+		}
+		else if (TC_EXPR_KIND(code) == TC_EXPR_TIME_HI)
+			cursor = true;
+	}
+	if (cursor)
+		appendStringInfo(&buf, "&cursor={%s bound}", resource->order_field);
+	return buf.data;
+}
+
+/* EXPLAIN VERBOSE's text of the expressions of one kind. */
+static char *
+tc_explain_exprs(ForeignScan *fsplan, ExplainState *es, int kind)
+{
+	List	   *context = set_deparse_context_plan(es->deparse_cxt,
+												   (Plan *) fsplan, NIL);
+	List	   *kinds = (List *) list_nth(fsplan->fdw_private, TC_PRIV_EXPR_KINDS);
+	StringInfoData buf;
+	ListCell   *lc_expr;
+	ListCell   *lc_kind;
+
+	initStringInfo(&buf);
+	forboth(lc_expr, fsplan->fdw_exprs, lc_kind, kinds)
+	{
+		int			code = lfirst_int(lc_kind);
+		char	   *text;
+
+		if (TC_EXPR_KIND(code) != kind)
+			continue;
+		text = deparse_expression((Node *) lfirst(lc_expr), context, true, false);
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		if (code & TC_EXPR_ARRAY)
+			appendStringInfo(&buf, "ANY (%s)", text);
+		else
+			appendStringInfoString(&buf, text);
+	}
+	return buf.len > 0 ? buf.data : NULL;
+}
+
+/*
  * tcExplainForeignScan
- *		The request the scan makes; with VERBOSE, what it would send (the id
- *		expressions of a lookup, the page size of a list); with ANALYZE, what
- *		it did.  Plain EXPLAIN contacts nothing.
+ *		The requests the scan makes, and whether it reads each row's detail;
+ *		with VERBOSE, what it would send (the id expressions of a lookup; the
+ *		filter values, time bounds and page size of a list); with ANALYZE,
+ *		what it did.  Plain EXPLAIN contacts nothing.
  */
 void
 tcExplainForeignScan(ForeignScanState *node, ExplainState *es)
@@ -833,45 +904,45 @@ tcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	TcScanState *state = (TcScanState *) node->fdw_state;
 	Relation	rel = node->ss.ss_currentRelation;
 	TcOptions	opts;
+	const TcResource *resource;
 	bool		lookup = intVal(list_nth(fsplan->fdw_private, TC_PRIV_LOOKUP)) != 0;
 	int			page_limit = intVal(list_nth(fsplan->fdw_private, TC_PRIV_PAGE_LIMIT));
+	bool		details = intVal(list_nth(fsplan->fdw_private, TC_PRIV_DETAILS)) != 0;
+	List	   *kinds = (List *) list_nth(fsplan->fdw_private, TC_PRIV_EXPR_KINDS);
 
 	tc_get_options(RelationGetRelid(rel), GetUserId(), &opts);
+	resource = tc_resource_get(opts.resource);
 	ExplainPropertyText("TopCalls Request",
 						lookup ? tc_api_lookup_summary(&opts) :
-						tc_api_list_summary(&opts, page_limit),
+						tc_api_list_summary(&opts, page_limit,
+											tc_list_params(resource, kinds)),
 						es);
+	if (details)
+		ExplainPropertyText("TopCalls Details",
+							psprintf("%s for each row", tc_api_lookup_summary(&opts)),
+							es);
 
 	if (es->verbose)
 	{
+		char	   *text;
+
 		if (lookup)
 		{
-			List	   *context = set_deparse_context_plan(es->deparse_cxt,
-														   (Plan *) fsplan, NIL);
-			StringInfoData buf;
-			ListCell   *lc_expr;
-			ListCell   *lc_arr;
-
-			initStringInfo(&buf);
-			forboth(lc_expr, fsplan->fdw_exprs, lc_arr,
-					(List *) list_nth(fsplan->fdw_private, TC_PRIV_EXPR_IS_ARRAY))
-			{
-				char	   *text = deparse_expression((Node *) lfirst(lc_expr),
-													  context, true, false);
-
-				if (buf.len > 0)
-					appendStringInfoString(&buf, ", ");
-				if (lfirst_int(lc_arr))
-					appendStringInfo(&buf, "ANY (%s)", text);
-				else
-					appendStringInfoString(&buf, text);
-			}
-			ExplainPropertyText("TopCalls Ids", buf.data, es);
+			ExplainPropertyText("TopCalls Ids",
+								tc_explain_exprs(fsplan, es, TC_EXPR_KEY), es);
 			ExplainPropertyInteger("TopCalls Max Concurrency", NULL,
 								   opts.max_concurrency, es);
 		}
 		else
+		{
+			if ((text = tc_explain_exprs(fsplan, es, TC_EXPR_FILTER)) != NULL)
+				ExplainPropertyText("TopCalls Filter Values", text, es);
+			if ((text = tc_explain_exprs(fsplan, es, TC_EXPR_TIME_LO)) != NULL)
+				ExplainPropertyText("TopCalls Stop Before", text, es);
+			if ((text = tc_explain_exprs(fsplan, es, TC_EXPR_TIME_HI)) != NULL)
+				ExplainPropertyText("TopCalls Start At", text, es);
 			ExplainPropertyInteger("TopCalls Page Size", NULL, page_limit, es);
+		}
 	}
 
 	if (es->analyze && state)
@@ -879,8 +950,18 @@ tcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("TopCalls Requests", NULL, state->stats.requests, es);
 		if (!lookup)
 		{
-			ExplainPropertyInteger("TopCalls Pages", NULL,
-								   tc_list_pages(state->list), es);
+			int64		pages = state->pages;
+			int64		fetched = state->details_fetched;
+
+			if (state->lists != NULL)
+			{
+				pages += tc_listset_pages(state->lists);
+				fetched += tc_listset_details(state->lists);
+			}
+			ExplainPropertyInteger("TopCalls Lists", NULL, state->nlists, es);
+			ExplainPropertyInteger("TopCalls Pages", NULL, pages, es);
+			if (details)
+				ExplainPropertyInteger("TopCalls Details Fetched", NULL, fetched, es);
 			ExplainPropertyInteger("TopCalls Replays", NULL, state->replayed, es);
 		}
 		else

@@ -63,19 +63,11 @@ TC_MODULE_MAGIC;
  */
 #define TC_DEFAULT_TABLE_ROWS	10000.0
 
-/* Ids assumed for an array whose length the planner cannot see. */
+/* Values assumed for an array whose length the planner cannot see. */
 #define TC_DEFAULT_ARRAY_IDS	10.0
 
-/* Planner state of one foreign relation, in baserel->fdw_private. */
-typedef struct TcRelInfo
-{
-	TcOptions	opts;
-	AttrNumber	id_attnum;		/* the column holding "id", or 0 */
-	List	   *id_clauses;		/* RestrictInfos usable for lookups */
-	List	   *local_clauses;	/* the others */
-	double		table_rows;		/* rows in the whole collection */
-	double		lookup_ids;		/* ids the id_clauses name, estimated */
-} TcRelInfo;
+/* Lists a list path is assumed to read at most (scan.c's TC_MAX_LISTS). */
+#define TC_MAX_LISTS_ESTIMATE	1000.0
 
 PG_FUNCTION_INFO_V1(topcalls_fdw_handler);
 
@@ -135,47 +127,116 @@ topcalls_fdw_handler(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
-/* The column whose JSON field is "id", or 0. */
-static AttrNumber
-tc_id_attnum(Oid relid)
+/* Filters a resource may have; resource.c declares two at most. */
+#define TC_MAX_FILTERS			8
+
+/*
+ * How a foreign table's columns map onto its resource: the columns the
+ * planner can push conditions on.
+ */
+typedef struct TcTableMap
+{
+	AttrNumber	key_attnum;		/* column of the resource's key_field, or 0 */
+	AttrNumber	filter_attnum[TC_MAX_FILTERS];	/* per filter: its column, or 0 */
+	AttrNumber	order_attnum;	/* timestamptz column of order_field, or 0 */
+	Bitmapset  *detail_attnums; /* columns of detail-only fields */
+} TcTableMap;
+
+/* Planner state of one foreign relation, in baserel->fdw_private. */
+typedef struct TcRelInfo
+{
+	TcOptions	opts;
+	const TcResource *resource;
+	TcTableMap	map;
+	List	   *key_clauses;	/* RestrictInfos usable for lookups */
+	List	   *list_clauses;	/* RestrictInfos a list can send (filters,
+								 * time bounds) */
+	double		table_rows;		/* rows in the whole collection */
+	double		lookup_ids;		/* ids the key_clauses name, estimated */
+	double		list_rows;		/* rows the list path reads */
+	double		lists;			/* lists the list path reads */
+	Bitmapset  *attrs_used;		/* attnos the scan needs */
+	bool		details;		/* ... some of them detail-only */
+} TcRelInfo;
+
+/* What a condition can do for the requests. */
+typedef struct TcPushable
+{
+	int			kind;			/* TC_EXPR_*, or 0: nothing */
+	int			arg;			/* for a filter: its number */
+	int			flags;			/* TC_EXPR_ARRAY, TC_EXPR_STRICT */
+	Expr	   *value;			/* what gives the value(s) */
+} TcPushable;
+
+/*
+ * Check the table's columns against its resource and map them (see
+ * TcTableMap).  A column with no "field" option whose name is no documented
+ * field of the resource is an ERROR: it would read NULL on every row, which
+ * is almost always a typo.
+ */
+static void
+tc_map_table(Oid relid, const TcResource *resource, const TcOptions *opts,
+			 TcTableMap *map)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
-	AttrNumber	result = 0;
 	int			i;
 
-	for (i = 0; i < tupdesc->natts && result == 0; i++)
+	memset(map, 0, sizeof(*map));
+	for (i = 0; i < tupdesc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-		char	   *field;
+		const char *field;
+		const TcResourceColumn *doc;
+		const TcResourceFilter *filter;
 
 		if (att->attisdropped)
 			continue;
-		field = tc_column_field(relid, att->attnum);
-		if (strcmp(field ? field : NameStr(att->attname), "id") == 0 &&
+		field = tc_effective_field(resource, relid, att);
+		doc = tc_resource_column(resource, field);
+		if (doc == NULL && tc_column_field(relid, att->attnum) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("column \"%s\" of foreign table \"%s\" is not a field of TopCalls resource \"%s\"",
+							NameStr(att->attname), RelationGetRelationName(rel),
+							resource->name),
+					 errhint("The documented fields are: %s.  To read a field the API has added, name it with OPTIONS (field '...').",
+							 tc_resource_fields(resource))));
+
+		if (strcmp(field, resource->key_field) == 0 &&
+			(att->atttypid == UUIDOID || att->atttypid == TEXTOID ||
+			 att->atttypid == VARCHAROID) && resource->get_path != NULL)
+			map->key_attnum = att->attnum;
+		filter = tc_resource_filter(resource, field);
+		if (filter != NULL &&
 			(att->atttypid == UUIDOID || att->atttypid == TEXTOID ||
 			 att->atttypid == VARCHAROID))
-			result = att->attnum;
+			map->filter_attnum[filter - resource->filters] = att->attnum;
+		if (resource->order_field != NULL && opts->time_pushdown &&
+			strcmp(field, resource->order_field) == 0 &&
+			att->atttypid == TIMESTAMPTZOID)
+			map->order_attnum = att->attnum;
+		if (doc != NULL && doc->detail_only)
+			map->detail_attnums = bms_add_member(map->detail_attnums, att->attnum);
 	}
 	table_close(rel, AccessShareLock);
-	return result;
 }
 
-/* Is node the id column of this relation (under a binary-compatible cast)? */
+/* Is node the column attnum of this relation (under a binary-compatible cast)? */
 static bool
-tc_is_id_var(Node *node, Index relid, AttrNumber id_attnum)
+tc_is_column(Node *node, Index relid, AttrNumber attnum)
 {
 	while (node && IsA(node, RelabelType))
 		node = (Node *) ((RelabelType *) node)->arg;
-	return node && IsA(node, Var) &&
+	return attnum != 0 && node && IsA(node, Var) &&
 		((Var *) node)->varno == relid &&
-		((Var *) node)->varattno == id_attnum &&
+		((Var *) node)->varattno == attnum &&
 		((Var *) node)->varlevelsup == 0;
 }
 
-/* Can an expression give the id to look up: no own columns, not volatile. */
+/* Can an expression give a value to send: no own columns, not volatile. */
 static bool
-tc_is_id_value(PlannerInfo *root, Node *node, Index relid)
+tc_is_outside_value(PlannerInfo *root, Node *node, Index relid)
 {
 	Relids		varnos = tc_pull_varnos(root, node);
 
@@ -183,41 +244,44 @@ tc_is_id_value(PlannerInfo *root, Node *node, Index relid)
 		!contain_volatile_functions(node);
 }
 
+/* Is opno the equality of uuid or text? */
+static bool
+tc_is_equality(Oid opno)
+{
+	RegProcedure fn = get_opcode(opno);
+
+	return fn == F_UUID_EQ || fn == F_TEXTEQ;
+}
+
 /*
- * Is clause "id = value", "value = id" or "id = ANY(array)" with the uuid or
- * text equality?  If so, return the value expression and whether it is an
- * array.
+ * Is clause "col = value", "value = col" or "col = ANY(array)" with the uuid
+ * or text equality?  Then return the value and whether it is an array.
  */
 static bool
-tc_id_clause(PlannerInfo *root, Expr *clause, Index relid, AttrNumber id_attnum,
-			 Expr **value, bool *is_array)
+tc_equality_clause(PlannerInfo *root, Expr *clause, Index relid,
+				   AttrNumber attnum, Expr **value, bool *is_array)
 {
-	if (id_attnum == 0)
+	if (attnum == 0)
 		return false;
-
 	if (IsA(clause, OpExpr))
 	{
 		OpExpr	   *op = (OpExpr *) clause;
 		Node	   *left;
 		Node	   *right;
 
-		if (list_length(op->args) != 2)
-			return false;
-		if (op->opfuncid != F_UUID_EQ && op->opfuncid != F_TEXTEQ &&
-			get_opcode(op->opno) != F_UUID_EQ && get_opcode(op->opno) != F_TEXTEQ)
+		if (list_length(op->args) != 2 || !tc_is_equality(op->opno))
 			return false;
 		left = linitial(op->args);
 		right = lsecond(op->args);
-		if (tc_is_id_var(left, relid, id_attnum) && tc_is_id_value(root, right, relid))
+		*is_array = false;
+		if (tc_is_column(left, relid, attnum) && tc_is_outside_value(root, right, relid))
 		{
 			*value = (Expr *) right;
-			*is_array = false;
 			return true;
 		}
-		if (tc_is_id_var(right, relid, id_attnum) && tc_is_id_value(root, left, relid))
+		if (tc_is_column(right, relid, attnum) && tc_is_outside_value(root, left, relid))
 		{
 			*value = (Expr *) left;
-			*is_array = false;
 			return true;
 		}
 	}
@@ -225,12 +289,11 @@ tc_id_clause(PlannerInfo *root, Expr *clause, Index relid, AttrNumber id_attnum,
 	{
 		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
 
-		if (!saop->useOr || list_length(saop->args) != 2)
+		if (!saop->useOr || list_length(saop->args) != 2 ||
+			!tc_is_equality(saop->opno))
 			return false;
-		if (get_opcode(saop->opno) != F_UUID_EQ && get_opcode(saop->opno) != F_TEXTEQ)
-			return false;
-		if (tc_is_id_var(linitial(saop->args), relid, id_attnum) &&
-			tc_is_id_value(root, lsecond(saop->args), relid))
+		if (tc_is_column(linitial(saop->args), relid, attnum) &&
+			tc_is_outside_value(root, lsecond(saop->args), relid))
 		{
 			*value = (Expr *) lsecond(saop->args);
 			*is_array = true;
@@ -238,6 +301,144 @@ tc_id_clause(PlannerInfo *root, Expr *clause, Index relid, AttrNumber id_attnum,
 		}
 	}
 	return false;
+}
+
+/*
+ * Are the values a constant filter condition names all accepted by the API?
+ * Values known only at run time are checked then (a value the API would
+ * refuse is never sent: the list is read unfiltered instead).
+ */
+static bool
+tc_filter_consts_accepted(const TcResourceFilter *filter, Expr *value,
+						  bool is_array)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	Oid			type;
+	int			i;
+
+	while (IsA(value, RelabelType))
+		value = ((RelabelType *) value)->arg;
+	if (!IsA(value, Const) || ((Const *) value)->constisnull)
+		return true;
+	type = ((Const *) value)->consttype;
+	if (is_array)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(((Const *) value)->constvalue);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		type = ARR_ELEMTYPE(arr);
+		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, type, typlen, typbyval, typalign,
+						  &elems, &nulls, &nelems);
+	}
+	else
+	{
+		elems = &((Const *) value)->constvalue;
+		nulls = &((Const *) value)->constisnull;
+		nelems = 1;
+	}
+	for (i = 0; i < nelems; i++)
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+
+		if (nulls[i])
+			continue;
+		getTypeOutputInfo(type, &outfunc, &isvarlena);
+		if (!tc_filter_accepts(filter, OidOutputFunctionCall(outfunc, elems[i])))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Is clause "col op value" (or reversed) on the order column, with op one
+ * of timestamptz's <, <=, >, >=?  Then fill p with the bound it gives.
+ */
+static bool
+tc_time_clause(PlannerInfo *root, Expr *clause, Index relid, AttrNumber attnum,
+			   TcPushable *p)
+{
+	OpExpr	   *op;
+	RegProcedure fn;
+	Node	   *left;
+	Node	   *right;
+	bool		col_left;
+	bool		lower;
+	bool		strict;
+
+	if (attnum == 0 || !IsA(clause, OpExpr))
+		return false;
+	op = (OpExpr *) clause;
+	if (list_length(op->args) != 2)
+		return false;
+	left = linitial(op->args);
+	right = lsecond(op->args);
+	if (tc_is_column(left, relid, attnum) && tc_is_outside_value(root, right, relid))
+		col_left = true;
+	else if (tc_is_column(right, relid, attnum) && tc_is_outside_value(root, left, relid))
+		col_left = false;
+	else
+		return false;
+
+	fn = get_opcode(op->opno);
+	if (fn == F_TIMESTAMPTZ_GE || fn == F_TIMESTAMPTZ_GT)
+		lower = col_left;		/* col >= v: a lower bound */
+	else if (fn == F_TIMESTAMPTZ_LE || fn == F_TIMESTAMPTZ_LT)
+		lower = !col_left;		/* col <= v: an upper bound */
+	else
+		return false;
+	strict = (fn == F_TIMESTAMPTZ_GT || fn == F_TIMESTAMPTZ_LT);
+
+	p->kind = lower ? TC_EXPR_TIME_LO : TC_EXPR_TIME_HI;
+	p->arg = 0;
+	p->flags = strict ? TC_EXPR_STRICT : 0;
+	p->value = (Expr *) (col_left ? right : left);
+	return true;
+}
+
+/*
+ * What a condition can do for the requests: give the ids of a lookup
+ * ("lookup"), or a filter value or a time bound of a list (otherwise).
+ */
+static bool
+tc_pushable(PlannerInfo *root, TcRelInfo *info, Index relid, Expr *clause,
+			bool lookup, TcPushable *p)
+{
+	Expr	   *value;
+	bool		is_array;
+	int			i;
+
+	memset(p, 0, sizeof(*p));
+	if (lookup)
+	{
+		if (!tc_equality_clause(root, clause, relid, info->map.key_attnum,
+								&value, &is_array))
+			return false;
+		p->kind = TC_EXPR_KEY;
+		p->flags = is_array ? TC_EXPR_ARRAY : 0;
+		p->value = value;
+		return true;
+	}
+	for (i = 0; info->resource->filters && info->resource->filters[i].field; i++)
+	{
+		if (tc_equality_clause(root, clause, relid, info->map.filter_attnum[i],
+							   &value, &is_array))
+		{
+			if (!tc_filter_consts_accepted(&info->resource->filters[i], value, is_array))
+				return false;
+			p->kind = TC_EXPR_FILTER;
+			p->arg = i;
+			p->flags = is_array ? TC_EXPR_ARRAY : 0;
+			p->value = value;
+			return true;
+		}
+	}
+	return tc_time_clause(root, clause, relid, info->map.order_attnum, p);
 }
 
 /* The rows a subquery's plan is expected to return. */
@@ -250,13 +451,13 @@ tc_subplan_rows(PlannerInfo *root, SubPlan *subplan)
 }
 
 /*
- * How many ids a value expression names, as far as the planner can tell:
+ * How many values an expression names, as far as the planner can tell:
  * the length of a constant array or an ARRAY[...], the row estimate of an
  * ARRAY(SELECT ...) (a SubPlan, or the Param an uncorrelated one became
  * as an initplan), and a guess for anything else.
  */
 static double
-tc_estimate_ids(PlannerInfo *root, Expr *value, bool is_array)
+tc_estimate_values(PlannerInfo *root, Expr *value, bool is_array)
 {
 	if (!is_array)
 		return 1.0;
@@ -306,50 +507,83 @@ tc_planner_userid(PlannerInfo *root, RelOptInfo *baserel)
 }
 
 /*
+ * The rows and the number of lists a list path reads, given the clauses it
+ * sends: the table's rows times the clauses' selectivity, and one list per
+ * combination of filter values.
+ */
+static void
+tc_estimate_list(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
+				 List *clauses, double *rows, double *lists)
+{
+	double		nlists = 1.0;
+	ListCell   *lc;
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		TcPushable	p;
+
+		if (tc_pushable(root, info, baserel->relid, ri->clause, false, &p) &&
+			p.kind == TC_EXPR_FILTER)
+			nlists *= Max(1.0, tc_estimate_values(root, p.value,
+												  (p.flags & TC_EXPR_ARRAY) != 0));
+	}
+	*rows = info->table_rows *
+		clauselist_selectivity(root, clauses, baserel->relid, JOIN_INNER, NULL);
+	*lists = Min(nlists, TC_MAX_LISTS_ESTIMATE);
+}
+
+/*
  * tcGetForeignRelSize
- *		Options, id conditions and row estimate of a TopCalls relation.
+ *		Options, pushable conditions and row estimate of a TopCalls relation.
  *
  * The table's size is ANALYZE's count, else the "rows" option, else
  * TC_DEFAULT_TABLE_ROWS; with id conditions, at most the ids they name.
- * The other conditions' selectivities come from the column statistics.
+ * Selectivities come from the column statistics.  Also the columns the
+ * scan needs (from the target list and the conditions, as postgres_fdw's
+ * retrieved attributes), and whether some need each row's detail.
  */
 static void
 tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	TcRelInfo  *info = palloc0(sizeof(TcRelInfo));
 	Oid			userid = tc_planner_userid(root, baserel);
+	List	   *local_clauses = NIL;
 	ListCell   *lc;
 	double		rows;
 
 	baserel->fdw_private = info;
 	tc_get_options(foreigntableid, userid, &info->opts);
-	info->id_attnum = tc_id_attnum(foreigntableid);
+	info->resource = tc_resource_get(info->opts.resource);
+	tc_map_table(foreigntableid, info->resource, &info->opts, &info->map);
 	info->lookup_ids = -1;
 
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		Expr	   *value;
-		bool		is_array;
+		TcPushable	p;
 
-		if (!ri->pseudoconstant &&
-			tc_id_clause(root, ri->clause, baserel->relid, info->id_attnum,
-						 &value, &is_array))
+		if (ri->pseudoconstant)
+			continue;
+		if (tc_pushable(root, info, baserel->relid, ri->clause, true, &p))
 		{
-			double		n = tc_estimate_ids(root, value, is_array);
+			double		n = tc_estimate_values(root, p.value,
+											   (p.flags & TC_EXPR_ARRAY) != 0);
 
-			info->id_clauses = lappend(info->id_clauses, ri);
+			info->key_clauses = lappend(info->key_clauses, ri);
 			if (info->lookup_ids < 0 || n < info->lookup_ids)
 				info->lookup_ids = n;
 		}
 		else
-			info->local_clauses = lappend(info->local_clauses, ri);
+			local_clauses = lappend(local_clauses, ri);
+		if (tc_pushable(root, info, baserel->relid, ri->clause, false, &p))
+			info->list_clauses = lappend(info->list_clauses, ri);
 	}
 
 	/*
 	 * Size of the whole collection: ANALYZE's count when there is one
-	 * (reltuples is -1 until the first ANALYZE), else the table option,
-	 * else a guess.
+	 * (reltuples is -1, or 0 on 13, until the first ANALYZE), else the table
+	 * option, else a guess.
 	 */
 	if (baserel->tuples >= 0 && baserel->pages > 0)
 		info->table_rows = baserel->tuples;
@@ -358,17 +592,42 @@ tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	else
 		info->table_rows = TC_DEFAULT_TABLE_ROWS;
 
-	if (info->id_clauses)
-		rows = Min(info->lookup_ids, info->table_rows);
-	else
-		rows = info->table_rows;
-	rows *= clauselist_selectivity(root, info->local_clauses, baserel->relid,
+	if (info->key_clauses)
+		rows = Min(info->lookup_ids, info->table_rows) *
+			clauselist_selectivity(root, local_clauses, baserel->relid,
 								   JOIN_INNER, NULL);
+	else
+		rows = info->table_rows *
+			clauselist_selectivity(root, baserel->baserestrictinfo,
+								   baserel->relid, JOIN_INNER, NULL);
 	baserel->rows = clamp_row_est(rows);
 	baserel->tuples = Max(baserel->tuples, info->table_rows);
+	tc_estimate_list(root, baserel, info, info->list_clauses,
+					 &info->list_rows, &info->lists);
+
+	/* the columns needed: those the query reads, and those conditions test */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
+				   &info->attrs_used);
+	foreach(lc, baserel->baserestrictinfo)
+		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause,
+					   baserel->relid, &info->attrs_used);
+	if (bms_is_member(InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber,
+					  info->attrs_used))
+		info->details = !bms_is_empty(info->map.detail_attnums);	/* whole row */
+	else
+	{
+		int			attno = -1;
+
+		while ((attno = bms_next_member(info->attrs_used, attno)) >= 0)
+		{
+			if (bms_is_member(attno + FirstLowInvalidHeapAttributeNumber,
+							  info->map.detail_attnums))
+				info->details = true;
+		}
+	}
 }
 
-/* Requests of a scan and the rows they bring, priced with the options. */
+/* Requests of a lookup scan and the rows they bring, priced with the options. */
 static void
 tc_cost_lookups(const TcRelInfo *info, double nids, double rows,
 				Cost *startup, Cost *total)
@@ -381,21 +640,30 @@ tc_cost_lookups(const TcRelInfo *info, double nids, double rows,
 		nids * info->opts.row_cost + rows * cpu_tuple_cost;
 }
 
-/* The list read once: every page and every row of the table. */
+/*
+ * Lists read page by page: lists x pages each, the rows read (list_rows),
+ * and a detail request per row read when the scan needs details (those go
+ * max_concurrency at once).
+ */
 static void
-tc_cost_list(const TcRelInfo *info, double rows, Cost *startup, Cost *total)
+tc_cost_lists(const TcRelInfo *info, double lists, double list_rows,
+			  double rows, Cost *startup, Cost *total)
 {
-	double		pages = Max(1.0, ceil(info->table_rows / info->opts.page_size));
+	double		pages = lists *
+		Max(1.0, ceil(list_rows / Max(lists, 1.0) / info->opts.page_size));
 
 	*startup = info->opts.request_cost;
 	*total = pages * info->opts.request_cost +
-		info->table_rows * (info->opts.row_cost + cpu_operator_cost) +
+		list_rows * (info->opts.row_cost + cpu_operator_cost) +
 		rows * cpu_tuple_cost;
+	if (info->details)
+		*total += ceil(list_rows / info->opts.max_concurrency) *
+			info->opts.request_cost + list_rows * info->opts.row_cost;
 }
 
 /*
  * A path of this relation; "lookup" says whether it looks ids up or reads
- * the list, which GetForeignPlan finds in the path's fdw_private.
+ * lists, which GetForeignPlan finds in the path's fdw_private.
  */
 static ForeignPath *
 tc_make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
@@ -406,61 +674,89 @@ tc_make_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
 									  list_make1(makeInteger(lookup ? 1 : 0)));
 }
 
-/* For generate_implied_equalities_for_column: is this EC member our id? */
-static bool
-tc_ec_member_is_id(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
-				   EquivalenceMember *em, void *arg)
+/* For generate_implied_equalities_for_column: an EC member of our column? */
+typedef struct TcEcTarget
 {
-	TcRelInfo  *info = (TcRelInfo *) arg;
+	AttrNumber	attnum;
+} TcEcTarget;
 
-	return tc_is_id_var((Node *) em->em_expr, rel->relid, info->id_attnum);
+static bool
+tc_ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					   EquivalenceMember *em, void *arg)
+{
+	return tc_is_column((Node *) em->em_expr, rel->relid,
+						((TcEcTarget *) arg)->attnum);
 }
 
-/* Add one path parameterized by the outer relations of a join clause. */
+/*
+ * Add one path parameterized by the outer relations of a join clause: a
+ * lookup path when the clause names the key, a list path when it gives a
+ * filter value (a join from a few campaigns reads only their calls).
+ */
 static void
 tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
-				  RestrictInfo *ri, List **seen_outer)
+				  RestrictInfo *ri, List **seen)
 {
 	Relids		required_outer;
 	ParamPathInfo *ppi;
-	Expr	   *value;
-	bool		is_array;
+	TcPushable	p;
+	bool		lookup;
 	Cost		startup;
 	Cost		total;
 	ListCell   *lc;
 
 	if (!join_clause_is_movable_to(ri, baserel))
 		return;
-	if (!tc_id_clause(root, ri->clause, baserel->relid, info->id_attnum,
-					  &value, &is_array))
+	if (tc_pushable(root, info, baserel->relid, ri->clause, true, &p))
+		lookup = true;
+	else if (tc_pushable(root, info, baserel->relid, ri->clause, false, &p) &&
+			 p.kind == TC_EXPR_FILTER)
+		lookup = false;
+	else
 		return;
 
 	required_outer = bms_union(ri->clause_relids, baserel->lateral_relids);
 	required_outer = bms_del_member(required_outer, baserel->relid);
 	if (bms_is_empty(required_outer))
 		return;
-	foreach(lc, *seen_outer)
+	foreach(lc, *seen)
 	{
-		if (bms_equal((Relids) lfirst(lc), required_outer))
+		List	   *pair = (List *) lfirst(lc);
+
+		if (bms_equal((Relids) linitial(pair), required_outer) &&
+			intVal(lsecond(pair)) == (lookup ? 1 : 0))
 			return;
 	}
-	*seen_outer = lappend(*seen_outer, required_outer);
+	*seen = lappend(*seen, list_make2(required_outer, makeInteger(lookup ? 1 : 0)));
 
 	ppi = get_baserel_parampathinfo(root, baserel, required_outer);
-	tc_cost_lookups(info, tc_estimate_ids(root, value, is_array), ppi->ppi_rows,
-					&startup, &total);
+	if (lookup)
+		tc_cost_lookups(info, tc_estimate_values(root, p.value,
+												 (p.flags & TC_EXPR_ARRAY) != 0),
+						ppi->ppi_rows, &startup, &total);
+	else
+	{
+		double		list_rows;
+		double		lists;
+
+		tc_estimate_list(root, baserel, info,
+						 lappend(list_copy(info->list_clauses), ri),
+						 &list_rows, &lists);
+		tc_cost_lists(info, lists, list_rows, ppi->ppi_rows, &startup, &total);
+	}
 	add_path(baserel, (Path *)
 			 tc_make_path(root, baserel, ppi->ppi_rows, startup, total,
-						  required_outer, true));
+						  required_outer, lookup));
 }
 
 /*
  * tcGetForeignPaths
- *		The ways to scan the relation: reading the list, always; looking up
- *		the ids the table's own id conditions name, when there are such
- *		conditions; and one lookup path per outer relation a join clause or
- *		equivalence class on id could take its ids from.  The costs decide:
- *		a thousand ids against a small account read the list once.
+ *		The ways to scan the relation: reading lists, always (with the
+ *		filters and time bounds the conditions allow); looking up the ids the
+ *		table's own key conditions name, when there are such conditions; and
+ *		one path per outer relation that a join clause or equivalence class
+ *		could take ids or filter values from.  The costs decide: a thousand
+ *		ids against a small account read the list once.
  */
 static void
 tcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -468,15 +764,16 @@ tcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	TcRelInfo  *info = (TcRelInfo *) baserel->fdw_private;
 	Cost		startup;
 	Cost		total;
-	List	   *seen_outer = NIL;
-	List	   *ec_clauses;
+	List	   *seen = NIL;
 	ListCell   *lc;
+	int			i;
 
-	tc_cost_list(info, baserel->rows, &startup, &total);
+	tc_cost_lists(info, info->lists, info->list_rows, baserel->rows,
+				  &startup, &total);
 	add_path(baserel, (Path *)
 			 tc_make_path(root, baserel, baserel->rows, startup, total,
 						  baserel->lateral_relids, false));
-	if (info->id_clauses)
+	if (info->key_clauses)
 	{
 		tc_cost_lookups(info, info->lookup_ids, baserel->rows, &startup, &total);
 		add_path(baserel, (Path *)
@@ -484,54 +781,59 @@ tcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 							  baserel->lateral_relids, true));
 	}
 
-	if (info->id_attnum == 0)
-		return;
-
 	/*
-	 * Parameterized paths, so that a nested loop sends one lookup per outer
-	 * row instead of reading the whole list: from join clauses naming id,
-	 * and from equivalence classes (a.x = b.x AND b.x = id).
+	 * Parameterized paths, so that a nested loop sends one lookup (or one
+	 * filtered list) per outer row instead of reading the whole list: from
+	 * join clauses, and from equivalence classes (a.x = b.x AND b.x = id).
 	 */
 	foreach(lc, baserel->joininfo)
-		tc_add_param_path(root, baserel, info, lfirst_node(RestrictInfo, lc),
-						  &seen_outer);
+		tc_add_param_path(root, baserel, info, lfirst_node(RestrictInfo, lc), &seen);
 
-	ec_clauses = generate_implied_equalities_for_column(root, baserel,
-														tc_ec_member_is_id,
-														info,
-														baserel->lateral_referencers);
-	foreach(lc, ec_clauses)
-		tc_add_param_path(root, baserel, info, lfirst_node(RestrictInfo, lc),
-						  &seen_outer);
+	for (i = -1; i < TC_MAX_FILTERS; i++)
+	{
+		TcEcTarget	target;
+		List	   *ec_clauses;
+
+		target.attnum = i < 0 ? info->map.key_attnum : info->map.filter_attnum[i];
+		if (target.attnum == 0)
+			continue;
+		ec_clauses = generate_implied_equalities_for_column(root, baserel,
+															tc_ec_member_is_column,
+															&target,
+															baserel->lateral_referencers);
+		foreach(lc, ec_clauses)
+			tc_add_param_path(root, baserel, info, lfirst_node(RestrictInfo, lc), &seen);
+	}
 }
 
 /*
- * The page size of a list scan: a plain "LIMIT n" on this one table, with
- * nothing that filters, sorts or groups its rows, needs no bigger page.
+ * The rows a plain "LIMIT n" on this one table will take, with nothing that
+ * filters, sorts or groups its rows; 0 when there is no such limit.  A list
+ * scan then asks for pages no bigger, and for none beyond the n-th row.
  */
 static int
-tc_page_limit(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info)
+tc_row_limit(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info)
 {
-	int			limit = info->opts.page_size;
-
 	if (root->limit_tuples > 0 &&
 		root->parse->sortClause == NIL &&
 		root->parse->setOperations == NULL &&
 		bms_membership(root->all_baserels) == BMS_SINGLETON &&
 		baserel->baserestrictinfo == NIL &&
-		root->limit_tuples < limit)
-		limit = Max(1, (int) ceil(root->limit_tuples));
-	return limit;
+		info->resource->rows_field == NULL &&
+		root->limit_tuples < (double) INT_MAX)
+		return Max(1, (int) ceil(root->limit_tuples));
+	return 0;
 }
 
 /*
  * tcGetForeignPlan
  *		The ForeignScan of the chosen path.
  *
- * Every clause stays in the local quals, the id clauses too: rows are
- * checked against them whatever the API answers.  On a lookup path, the id
- * clauses (of the table, or of this path's join) also choose the requests:
- * their value expressions go into fdw_exprs, evaluated at run time.
+ * Every clause stays in the local quals: rows are checked against them
+ * whatever the API answers.  The clauses that choose the requests (the key
+ * clauses of a lookup path; the filter and time clauses of a list path, the
+ * table's and this path's join clause) also give their value expressions
+ * to fdw_exprs, evaluated at run time.
  */
 static ForeignScan *
 tcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
@@ -540,36 +842,56 @@ tcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 {
 	TcRelInfo  *info = (TcRelInfo *) baserel->fdw_private;
 	bool		lookup = intVal(linitial(best_path->fdw_private)) != 0;
-	List	   *id_exprs = NIL;
-	List	   *id_is_array = NIL;
+	List	   *exprs = NIL;
+	List	   *kinds = NIL;
+	List	   *attrs = NIL;
+	Bitmapset  *used = bms_copy(info->attrs_used);
 	List	   *fdw_private;
 	ListCell   *lc;
+	int			attno = -1;
+	int			row_limit = tc_row_limit(root, baserel, info);
 
 	foreach(lc, scan_clauses)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		Expr	   *value;
-		bool		is_array;
+		TcPushable	p;
 
-		if (lookup && !ri->pseudoconstant &&
-			tc_id_clause(root, ri->clause, baserel->relid, info->id_attnum,
-						 &value, &is_array))
+		pull_varattnos((Node *) ri->clause, baserel->relid, &used);
+		if (!ri->pseudoconstant &&
+			tc_pushable(root, info, baserel->relid, ri->clause, lookup, &p))
 		{
-			id_exprs = lappend(id_exprs, value);
-			id_is_array = lappend_int(id_is_array, is_array ? 1 : 0);
+			exprs = lappend(exprs, p.value);
+			kinds = lappend_int(kinds, TC_EXPR_CODE(p.kind, p.arg, p.flags));
 		}
 	}
-	/* a lookup path has an id clause by construction */
-	Assert(!lookup || id_exprs != NIL);
+	/* a lookup path has a key clause by construction */
+	Assert(!lookup || exprs != NIL);
 
-	fdw_private = list_make3(id_is_array,
-							 makeInteger(tc_page_limit(root, baserel, info)),
-							 makeInteger(lookup ? 1 : 0));
+	/* the columns to convert: NIL means all (a whole-row reference) */
+	if (!bms_is_member(InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber, used))
+	{
+		while ((attno = bms_next_member(used, attno)) >= 0)
+		{
+			if (attno + FirstLowInvalidHeapAttributeNumber > 0)
+				attrs = lappend_int(attrs, attno + FirstLowInvalidHeapAttributeNumber);
+		}
+		if (attrs == NIL)
+			attrs = list_make1_int(0);	/* none at all (count(*)) */
+	}
+
+	fdw_private = list_make5(makeInteger(lookup ? 1 : 0),
+							 kinds,
+							 makeInteger(row_limit > 0 ?
+										 Min(row_limit, info->opts.page_size) :
+										 info->opts.page_size),
+							 attrs,
+							 makeInteger(!lookup && info->details ? 1 : 0));
+	fdw_private = lappend(fdw_private, makeInteger(row_limit));
 
 	return make_foreignscan(tlist,
 							extract_actual_clauses(scan_clauses, false),
 							baserel->relid,
-							id_exprs,
+							exprs,
 							fdw_private,
 							NIL,
 							NIL,
@@ -605,7 +927,8 @@ tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	MemoryContext oldcxt;
 	TcOptions  *opts;
 	TcConverter *conv;
-	TcListReader *list;
+	TcListSet  *list;
+	TcListSpec	spec;
 	TcHttpStats stats;
 	HeapTuple	tuple;
 	double		seen = 0;
@@ -620,12 +943,15 @@ tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	opts = palloc(sizeof(TcOptions));
 	tc_get_options(RelationGetRelid(relation), GetUserId(), opts);
 	memset(&stats, 0, sizeof(stats));
-	conv = tc_converter_create(relation, scancxt);
-	list = tc_list_create(opts, conv, opts->page_size, &stats, scancxt);
+	conv = tc_converter_create(relation, tc_resource_get(opts->resource), NULL,
+							   scancxt);
+	memset(&spec, 0, sizeof(spec));
+	list = tc_listset_create(opts, conv, opts->page_size, 0, false, &stats, scancxt);
+	tc_listset_add(list, &spec);
 	MemoryContextSwitchTo(oldcxt);
 	reservoir_init_selection_state(&rstate, targrows);
 
-	while ((tuple = tc_list_next(list)) != NULL)
+	while ((tuple = tc_listset_next(list)) != NULL)
 	{
 		if (nsampled < targrows)
 			rows[nsampled++] = tc_copy_tuple_to(samplecxt, tuple);
@@ -644,9 +970,9 @@ tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 			rowstoskip -= 1;
 		}
 		seen += 1;
-		if (tc_list_pages(list) != pages)
+		if (tc_listset_pages(list) != pages)
 		{
-			pages = tc_list_pages(list);
+			pages = tc_listset_pages(list);
 			tc_analyze_delay_point();
 		}
 	}
@@ -656,7 +982,7 @@ tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	ereport(elevel,
 			(errmsg("\"%s\": read %.0f rows in %ld pages of the TopCalls API, sampled %d",
 					RelationGetRelationName(relation), seen,
-					(long) tc_list_pages(list), nsampled)));
+					(long) tc_listset_pages(list), nsampled)));
 	MemoryContextDelete(scancxt);
 	return nsampled;
 }

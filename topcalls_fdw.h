@@ -22,10 +22,13 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/bitmapset.h"
 #include "nodes/pg_list.h"
+#include "datatype/timestamp.h"
 #include "utils/relcache.h"
 
 struct json_object;				/* json-c's tree, opaque here */
+struct TcResource;
 
 /* ------------------------------------------------------------------------
  * option.c: the option table, the validator and the resolved options.
@@ -61,11 +64,14 @@ typedef struct TcOptions
 	/* table */
 	char	   *resource;
 	double		rows;			/* table option "rows", -1 when not set */
+	bool		time_pushdown;	/* table option: rely on the list's order */
 } TcOptions;
 
 extern void tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts);
 extern void tc_require_api_key(const TcOptions *opts);
 extern char *tc_column_field(Oid relid, AttrNumber attnum);
+extern const char *tc_effective_field(const struct TcResource *resource,
+									  Oid relid, Form_pg_attribute att);
 extern void tc_register_invalidation(void);
 
 /* ------------------------------------------------------------------------
@@ -83,6 +89,7 @@ typedef struct TcHttpRequest
 	/* set by the caller */
 	char	   *url;			/* absolute URL */
 	char	   *what;			/* method and path, for messages */
+	char	   *filters;		/* "status=busy, ...": a list's filters, or NULL */
 	int			index;			/* the caller's own number for it */
 
 	/* set by tc_http_run */
@@ -116,8 +123,17 @@ typedef struct TcHttpStats
  */
 typedef bool (*TcHttpDoneFn) (TcHttpRequest *req, void *arg);
 
+/*
+ * Work of the caller's that tc_http_run does while requests travel (say,
+ * converting the page before the one in flight), a slice at a time, between
+ * its looks at the transfers.  Returns true while more work remains.  It
+ * may ereport, as "done" may.  All of it is done before tc_http_run returns.
+ */
+typedef bool (*TcHttpWorkFn) (void *arg);
+
 extern void tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
-						TcHttpStats *stats, TcHttpDoneFn done, void *arg);
+						TcHttpStats *stats, TcHttpDoneFn done,
+						TcHttpWorkFn work, void *arg);
 extern void tc_http_forget_connections(void);
 
 /* ------------------------------------------------------------------------
@@ -126,16 +142,33 @@ extern void tc_http_forget_connections(void);
  */
 
 /*
- * fdw_private of a ForeignScan plan, a List indexed by these.  The id
- * expressions themselves are in fdw_exprs, so that generic plans and rescans
- * evaluate the current parameter values.
+ * fdw_private of a ForeignScan plan, a List indexed by these.  The values
+ * that choose the requests (ids, filter values, time bounds) are
+ * expressions in fdw_exprs, so that generic plans and rescans evaluate the
+ * current parameter values; TC_PRIV_EXPR_KINDS says what each one is.
  */
 enum TcScanPrivateIndex
 {
-	TC_PRIV_EXPR_IS_ARRAY,		/* List of Boolean-as-Integer, one per expr */
-	TC_PRIV_PAGE_LIMIT,			/* Integer: limit of a list request */
 	TC_PRIV_LOOKUP,				/* Integer: 1 when the scan looks ids up */
+	TC_PRIV_EXPR_KINDS,			/* List of Integer, one per fdw_expr: a
+								 * TC_EXPR_* kind, see TC_EXPR_KIND() */
+	TC_PRIV_PAGE_LIMIT,			/* Integer: limit of a list request */
+	TC_PRIV_ATTRS,				/* List of Integer: the attnos converted;
+								 * NIL: all */
+	TC_PRIV_DETAILS,			/* Integer: 1 when each row's detail is read */
+	TC_PRIV_ROW_LIMIT,			/* Integer: rows a LIMIT takes, 0: unknown */
 };
+
+/* What an expression of fdw_exprs gives, in an Integer of TC_PRIV_EXPR_KINDS. */
+#define TC_EXPR_KEY				1	/* the ids of a lookup */
+#define TC_EXPR_FILTER			2	/* values of the filter number TC_EXPR_ARG */
+#define TC_EXPR_TIME_LO			3	/* created_at >= value (or > if STRICT) */
+#define TC_EXPR_TIME_HI			4	/* created_at <= value (or < if STRICT) */
+#define TC_EXPR_ARRAY			0x100	/* the value is an array of them */
+#define TC_EXPR_STRICT			0x200	/* a strict inequality */
+#define TC_EXPR_KIND(code)		((code) & 0xff)
+#define TC_EXPR_ARG(code)		((code) >> 16)
+#define TC_EXPR_CODE(kind, arg, flags)	((kind) | (flags) | ((arg) << 16))
 
 struct ForeignScanState;
 struct ExplainState;
@@ -149,42 +182,104 @@ extern void tcEndForeignScan(struct ForeignScanState *node);
 extern void tcExplainForeignScan(struct ForeignScanState *node,
 								 struct ExplainState *es);
 
-/* Reading a resource's list, page by page (scan.c; ANALYZE uses it too). */
-typedef struct TcListReader TcListReader;
+/* ------------------------------------------------------------------------
+ * list.c: reading a resource's lists (the executor and ANALYZE use it).
+ * ------------------------------------------------------------------------
+ */
 
-extern TcListReader *tc_list_create(const TcOptions *opts,
+/* One list to read: its filters and time bounds. */
+typedef struct TcListSpec
+{
+	List	   *filters;		/* query parameter names and values, alternately */
+	bool		has_hi;			/* start at a cursor of time hi */
+	TimestampTz hi;
+	bool		has_lo;			/* stop at the first row older than lo */
+	TimestampTz lo;
+	bool		lo_strict;		/* ... or as old as lo */
+} TcListSpec;
+
+typedef struct TcListSet TcListSet;
+
+extern TcListSet *tc_listset_create(const TcOptions *opts,
 									struct TcConverter *conv, int page_limit,
+									int row_limit, bool details,
 									struct TcHttpStats *stats,
 									MemoryContext cxt);
-extern void tc_list_restart(TcListReader *lr);
-extern HeapTuple tc_list_next(TcListReader *lr);
-extern int64 tc_list_pages(const TcListReader *lr);
+extern void tc_listset_add(TcListSet *set, const TcListSpec *spec);
+extern void tc_listset_restart(TcListSet *set);
+extern HeapTuple tc_listset_next(TcListSet *set);
+extern int64 tc_listset_pages(const TcListSet *set);
+extern int64 tc_listset_details(const TcListSet *set);
 
 /* ------------------------------------------------------------------------
  * resource.c: the declarative table of TopCalls resources.
  * ------------------------------------------------------------------------
  */
 
-/* One column of a resource, as IMPORT FOREIGN SCHEMA declares it. */
+/* The JSON type of a documented field. */
+typedef enum TcJsonType
+{
+	TC_JSON_STRING,
+	TC_JSON_NUMBER,
+	TC_JSON_BOOLEAN,
+	TC_JSON_ARRAY,
+	TC_JSON_OBJECT
+} TcJsonType;
+
+/* One documented column of a resource (see resource.c). */
 typedef struct TcResourceColumn
 {
-	const char *name;
-	const char *type;
+	const char *name;			/* IMPORT's column name; the default field */
+	const char *type;			/* IMPORT's SQL type */
+	const char *field;			/* JSON field when not the name: "*" the
+								 * whole object, "^x" the parent's field x */
+	TcJsonType	json_type;
+	bool		detail_only;	/* only GET <get_path>/{id} has it */
 } TcResourceColumn;
+
+/* A filter the list endpoint accepts: field = value becomes param=value. */
+typedef struct TcResourceFilter
+{
+	const char *field;			/* the JSON field it tests */
+	const char *param;			/* the query parameter */
+	const char *const *values;	/* the values accepted; NULL: any UUID */
+} TcResourceFilter;
+
+/* How a list answers. */
+typedef enum TcListShape
+{
+	TC_LIST_ENVELOPE,			/* {"data": [...], "next_cursor": ...} */
+	TC_LIST_ENVELOPE_OR_ARRAY	/* that, or a bare JSON array of items */
+} TcListShape;
 
 /* A TopCalls collection a foreign table can read. */
 typedef struct TcResource
 {
 	const char *name;			/* the "resource" option's value */
-	const char *path;			/* e.g. "/v1/phone-numbers" */
 	const char *scope;			/* the API key scope reading it needs */
+	const char *list_path;		/* e.g. "/v1/calls" */
+	TcListShape list_shape;
+	const char *get_path;		/* GET <get_path>/{id}; NULL when none */
+	const char *key_field;		/* the field a lookup gives ("^id": the
+								 * parent's id) */
+	const char *rows_field;		/* NULL: each item is a row; else the array
+								 * in each item whose elements are the rows */
 	const TcResourceColumn *columns;	/* ended by a NULL name */
+	const TcResourceFilter *filters;	/* ended by a NULL field; may be NULL */
+	const char *order_field;	/* the list is newest first by this field,
+								 * and a cursor may be one of its values */
 } TcResource;
 
 extern const TcResource tc_resources[];
 extern const TcResource *tc_resource_lookup(const char *name);
 extern const TcResource *tc_resource_get(const char *name);
 extern char *tc_resource_names(void);
+extern const TcResourceColumn *tc_resource_column(const TcResource *r,
+												  const char *field);
+extern const TcResourceFilter *tc_resource_filter(const TcResource *r,
+												  const char *field);
+extern bool tc_filter_accepts(const TcResourceFilter *f, const char *value);
+extern char *tc_resource_fields(const TcResource *r);
 
 /* ------------------------------------------------------------------------
  * api.c: TopCalls endpoints, URLs, answers and their errors.
@@ -200,8 +295,10 @@ extern char *tc_resource_names(void);
 extern void tc_api_lookup_request(const TcOptions *opts, const char *id,
 								  TcHttpRequest *req);
 extern void tc_api_list_request(const TcOptions *opts, int limit,
-								const char *cursor, TcHttpRequest *req);
-extern char *tc_api_list_summary(const TcOptions *opts, int limit);
+								List *filters, const char *cursor,
+								TcHttpRequest *req);
+extern char *tc_api_list_summary(const TcOptions *opts, int limit,
+								 const char *params);
 extern char *tc_api_lookup_summary(const TcOptions *opts);
 extern bool tc_api_normalize_id(const char *in, char *out);
 extern bool tc_api_check_answer(const TcHttpRequest *req, bool lookup,
@@ -215,8 +312,9 @@ extern struct json_object *tc_api_parse(const TcHttpRequest *req);
 
 typedef struct TcColumn
 {
-	char	   *field;			/* JSON field; NULL for a dropped column */
+	char	   *field;			/* JSON field; NULL: dropped, or not needed */
 	bool		whole_object;	/* field '*': the object as json/jsonb */
+	bool		from_parent;	/* field '^x': the parent object's x */
 	FmgrInfo	infunc;
 	Oid			ioparam;
 	int32		typmod;
@@ -229,30 +327,47 @@ typedef struct TcColumn
 typedef struct TcConverter
 {
 	char	   *relname;
+	const TcResource *resource;
 	TupleDesc	tupdesc;
 	int			natts;
 	TcColumn   *cols;
+	Datum	   *values;			/* one row's, reused */
+	bool	   *nulls;
 	MemoryContext rowcxt;		/* reset for each converted object */
 } TcConverter;
+
+/* Tuples collected in a context of their own choosing. */
+typedef struct TcTupleBuf
+{
+	MemoryContext cxt;
+	HeapTuple  *tuples;
+	int			ntuples;
+	int			cap;
+} TcTupleBuf;
+
+/* A list answer, parsed and kept until converted (opaque: convert.c). */
+typedef struct TcParsedPage TcParsedPage;
 
 /* Longest piece of an outside value quoted in a message or context. */
 #define TC_QUOTE_LEN				60
 
 extern char *tc_shorten(const char *s, int maxlen);
-extern TcConverter *tc_converter_create(Relation rel, MemoryContext cxt);
-extern HeapTuple tc_convert_object(TcConverter *conv, struct json_object *obj,
-								   const char *what);
-
-/* One page of the list endpoint, converted. */
-typedef struct TcPage
-{
-	HeapTuple  *tuples;
-	int			ntuples;
-	char	   *next_cursor;	/* NULL on the last page */
-} TcPage;
-
-extern void tc_convert_page(TcConverter *conv, const TcHttpRequest *req,
-							TcPage *page);
-extern HeapTuple tc_convert_single(TcConverter *conv, const TcHttpRequest *req);
+extern TcConverter *tc_converter_create(Relation rel, const TcResource *resource,
+										Bitmapset *needed, MemoryContext cxt);
+extern void tc_tuplebuf_add(TcTupleBuf *buf, HeapTuple tuple);
+extern void tc_convert_answer(TcConverter *conv, const TcHttpRequest *req,
+							  TcTupleBuf *buf);
+extern TcParsedPage *tc_page_parse(TcConverter *conv, const TcHttpRequest *req,
+								   MemoryContext cxt);
+extern int	tc_page_nitems(const TcParsedPage *page);
+extern const char *tc_page_next_cursor(const TcParsedPage *page);
+extern const char *tc_page_item_string(const TcParsedPage *page, int i,
+									   const char *field);
+extern void tc_page_skip(TcParsedPage *page, int i);
+extern bool tc_page_skipped(const TcParsedPage *page, int i);
+extern void tc_page_set_detail(TcParsedPage *page, int i,
+							   const TcHttpRequest *req, bool found);
+extern bool tc_page_convert(TcConverter *conv, TcParsedPage *page,
+							int max_items, TcTupleBuf *buf);
 
 #endif							/* TOPCALLS_FDW_H */

@@ -102,7 +102,9 @@ SELECT phone, extra FROM phone_numbers_typed WHERE id = '00000000-0000-4000-8000
 SELECT standin_faults('[{"kind": "lookup", "replace_body":
   "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": 42, \"big\": 12345678901234567890, \"f\": 1.5e3, \"ok\": true, \"no\": false, \"s\": \"\\u00e9t\\u00e9 \\ud83d\\ude00\"}"}]');
 CREATE FOREIGN TABLE typed_values (
-  id uuid, n int, big numeric, f float8, ok boolean, no boolean, s text, n_text text OPTIONS (field 'n')
+  id uuid, n int OPTIONS (field 'n'), big numeric OPTIONS (field 'big'),
+  f float8 OPTIONS (field 'f'), ok boolean OPTIONS (field 'ok'),
+  no boolean OPTIONS (field 'no'), s text OPTIONS (field 's'), n_text text OPTIONS (field 'n')
 ) SERVER topcalls;
 SELECT n, big, f, ok, no, s = U&'\00e9t\00e9 \+01F600' AS s_is_ete_grin, n_text FROM typed_values WHERE id = '00000000-0000-4000-8000-000000000001';
 

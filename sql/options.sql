@@ -34,7 +34,8 @@ CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url 'http://12
 CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (base_url 'http://[::1]x');
 CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (ca_file '');
 CREATE SERVER bad FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (timeout_ms '1', timeout_ms '2');
-CREATE FOREIGN TABLE bad_table (id uuid) SERVER topcalls OPTIONS (resource 'calls');
+CREATE FOREIGN TABLE bad_table (id uuid) SERVER topcalls OPTIONS (resource 'voices');
+CREATE FOREIGN TABLE bad_table (id uuid) SERVER topcalls OPTIONS (time_pushdown 'sometimes');
 CREATE FOREIGN TABLE bad_table (id uuid) SERVER topcalls OPTIONS (rows '-1');
 
 -- good values are accepted

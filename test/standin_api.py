@@ -1,36 +1,158 @@
 #!/usr/bin/python3
 """A stand-in TopCalls API server for topcalls_fdw's tests, demo and benchmark.
 
-It serves the two read endpoints the FDW uses, over HTTP/1.1 with keep-alive
-(optionally HTTPS), on 127.0.0.1 / ::1 only:
+It serves the read endpoints the FDW uses (see /work/shared/topcalls-api.md,
+the contract), over HTTP/1.1 with keep-alive (optionally HTTPS), on
+127.0.0.1 / ::1 only:
 
     GET /v1/phone-numbers/{phone_number_id}      one phone number
     GET /v1/phone-numbers?limit=L&cursor=C       one page of phone numbers
+    GET /v1/phone-numbers/carriers               the custom carriers
+    GET /v1/calls?limit=&cursor=&status=&campaign_id=   one page of calls
+    GET /v1/calls/{call_id}                      one call, with its detail-only fields
+    GET /v1/campaigns                            the campaigns
+    GET /v1/campaigns/{campaign_id}              one campaign
 
-The data are deterministic (see PhoneNumbers below).  An admin API under
-/_admin (no authentication, never counted) exposes counters and the request
-log, changes the configuration live, and injects faults:
+Anything else under /v1 is a 404 problem+json; a method other than GET a 405.
+The data are deterministic (see PhoneNumbers, Calls, Campaigns, Carriers and
+below).  An admin API under /_admin (no authentication, never counted)
+exposes counters and the request log, changes the configuration live, and
+injects faults:
 
     GET  /_admin/health      {"ok": true}
     GET  /_admin/stats       counters (requests, lookups, lists, not_found, errors,
                              connections, in_flight, in_flight_peak, faults_served,
-                             chaos_served)
+                             chaos_served, calls_lists, calls_details,
+                             campaign_requests, carrier_requests)
     GET  /_admin/requests    {"requests": ["GET /v1/...", ...]}  (last 100 000)
     POST /_admin/reset       counters, log, faults, chaos and config back to start
-    GET  /_admin/config      current config
-    POST /_admin/config      {"count": N, "latency_ms": M, "api_key": "..."} (any subset)
+    GET  /_admin/config      current config (the API key only as "api_key_changed")
+    POST /_admin/config      any subset of the keys below; unknown keys or bad
+                             values: 400 and nothing changes
     GET  /_admin/faults      current fault rules (with "remaining" uses)
     POST /_admin/faults      [rule, ...] replaces the rules; [] clears them
     GET  /_admin/chaos       current chaos settings
     POST /_admin/chaos       {"seed": S, "rate": R} turns chaos on; {"seed": null} off
 
+Configuration keys (start value; POST /_admin/reset restores it):
+    count         phone numbers 1..count (--count, default 50; 0..10^9)
+    latency_ms    sleep before each /v1 answer (--latency-ms, default 0)
+    api_key       the accepted bearer key (--api-key, default tc_test_key)
+    calls         calls 1..calls (--calls, default 60; 0..10^9)
+    campaigns     campaigns 1..campaigns (default 5; 0..100 000)
+    carriers      carriers 1..carriers (default 3; 0..100 000)
+    page_repeat   how /v1/calls pages meet (default true; see below)
+    detail_omits  call fields left out of GET /v1/calls/{id} (default [])
+    list_omits    call fields left out of GET /v1/calls items (default [])
+    list_shape    campaigns and carriers lists: "envelope" (default),
+                  "array" or "envelope_nocursor" (see below)
+
+Counters: every /v1 request counts in "requests" and is logged as
+"<METHOD> <path+query as received>".  Its kind, used by the counters and by
+the fault rules' "kind", is "list" for /v1/phone-numbers, /v1/calls,
+/v1/campaigns and /v1/phone-numbers/carriers ("lists" counts them), "lookup"
+for /v1/phone-numbers/{id}, /v1/calls/{id} and /v1/campaigns/{id}
+("lookups"), and "other" for the rest.  A lookup answered 404 counts in
+"not_found", every other answer >= 400 in "errors".  Besides: "calls_lists"
+(GET /v1/calls), "calls_details" (/v1/calls/{id}), "campaign_requests"
+(/v1/campaigns and /v1/campaigns/{id}) and "carrier_requests"
+(/v1/phone-numbers/carriers), counted on arrival whatever the answer.
+
+Keys and scopes: the configured api_key has every scope.  Three more keys
+are always valid, each lacking one scope, and get a 403 problem+json
+"This API key lacks the <scope> scope." where that scope is needed:
+    tc_noscope_key      phone_numbers:read: phone numbers and carriers (and,
+                        as it always had, any path that is no endpoint)
+    tc_nocalls_key      calls:read: /v1/calls and /v1/calls/{id}
+    tc_nocampaigns_key  campaigns:read: /v1/campaigns and /v1/campaigns/{id}
+Any other key (or none) is a 401 with WWW-Authenticate.  The key is checked
+before the method, the parameters and the id.
+
+Phone numbers (PhoneNumbers): ids 00000000-0000-4000-8000-%012d, number
++1555%07d, in ascending order; cursors are opaque (base64 of
+"tc~offset=N;v=1"; the '+' in them must be percent-encoded).
+
+Calls (Calls): call i in 1..calls, BASE_CALLS = 2026-01-01T00:00:00Z:
+    id                 c0000000-0000-4000-8000-%012d % i
+    created_at         BASE_CALLS + (i // 2) minutes: calls 2k and 2k+1 share
+                       a timestamp (call 1 is alone at BASE_CALLS)
+    phone_number       +1555%07d % ((i % 50) + 1)  (phone number (i % 50) + 1)
+    from_phone_number  +1666%07d % (i % 10)
+    status             [completed, completed, failed, in_progress, queued, cancelled][i % 6]
+    call_status        [completed, no-answer, failed, busy, completed, in-progress,
+                        rejected][i % 7]
+    duration           (i % 7) * 0.5 minutes, written 0, 0.5, 1, 1.5, 2, 2.5, 3
+    started_at         created_at + 5 s
+    end_at             started_at + duration if call_status is completed, else null
+    campaign_id        null if i % 4 == 0, else cb000000-0000-4000-8000-%012d % ((i % 3) + 1)
+    lead_id            null without a campaign, else 1e000000-0000-4000-8000-%012d % i
+    answered_by        [human, voicemail, ivr, unknown, null][i % 5]
+    error_message      "line busy" if call_status is busy, else null
+    recording_url      https://recordings.topcalls.test/<i>.mp3 if call_status is
+                       completed, else null
+    transcript         i % 4 turns {"id": k, "user": "assistant" (k odd) | "user",
+                       "text": "turn k of call i", "created_at": started_at + k s}
+    call_summary       "summary of call i", null when there are no turns
+    disposition        [confirmed, booked_callback, null][i % 3]
+    actual_duration_billed  duration rounded up to whole minutes, null if 0
+  and in GET /v1/calls/{id} only:
+    account_id         a0000000-0000-4000-8000-000000000001
+    external_call_id   "ext-<i>"
+    completed          status is completed, failed or cancelled
+    metadata           {"lead": {"name": "Lead <i>"}, "attempt": i % 3}, null if i % 5 == 0
+  Timestamps are "YYYY-MM-DDTHH:MM:SSZ".  list_omits / detail_omits leave
+  the named fields out (a field missing from an endpoint must read as NULL).
+
+GET /v1/calls takes exactly the parameters limit (1..200, default 50),
+cursor (an ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS[.f...](Z|+HH:MM|-HH:MM)),
+status (completed, no-answer, failed, busy or dispatch_timeout -- it filters
+call_status; dispatch_timeout matches nothing) and campaign_id (a UUID), each
+at most once; anything else is a 400 problem+json.  It answers
+{"data": [...], "next_cursor": "<timestamp>" | null}, newest first
+(created_at desc, id desc: i descending).  cursor=T returns the calls created
+at or before T (a client may start anywhere).  next_cursor is null when no
+row is left after the page.  At page boundaries, with page_repeat
+    true:  next_cursor is the created_at of the page's last row, written as
+           the rows write it, so the rows of that second already sent come
+           again at the top of the next page.  A page that is one timestamp
+           does not advance the cursor (limit 1 always, limit 2 sometimes):
+           the client must notice that it got the same cursor back.
+    false: next_cursor is the last row's created_at minus 1 ms, written with
+           milliseconds ("...:59.999Z"), and a page that would split its last
+           timestamp group across pages ends before that group (unless the
+           group is the whole page: then, with limit 1 only, the second call
+           of that second is skipped).  No row comes twice.
+Filtered pages are as fast as unfiltered ones: every filtered property is
+periodic in i (CallSelection).
+
+Campaigns (Campaigns): campaign k in 1..campaigns: id
+cb000000-0000-4000-8000-%012d, name "Campaign k", status [draft, scheduled,
+running, paused, completed][k % 5], stats {"calls": N, "completed": M} (its
+calls among 1..calls, and those of them with call_status completed; only
+campaigns 1..3 have calls), created_at BASE_CALLS - k days.  GET
+/v1/campaigns/{id}: 400 if not a UUID, 404 "Campaign not found.".
+
+Carriers (Carriers): carrier k in 1..carriers: id cc000000-...-%012d,
+account_id, voip_carrier_sid ca000000-...-%012d (carrier 1 is the phone
+numbers' voip_carrier_sid), sip_gateway_sid 5a000000-...-%012d,
+carrier_name Carrier One/Two/Three then "Carrier k", trunk_type [static_ip,
+auth, reg][(k - 1) % 3], created_at 2025-06-01T12:00:00Z + (k - 1) days.
+
+Campaigns and carriers lists, by list_shape: "envelope" pages them like the
+phone numbers ({"data": [...], "next_cursor": C | null}, limit 1..200 default
+50, cursors base64 of "cp~offset=N;v=1" and "cr~offset=N;v=1", each list
+rejecting the others' cursors; other parameters are ignored); "array" answers
+a bare JSON array of every item and "envelope_nocursor" {"data": [every
+item]} with no next_cursor key, both ignoring every parameter.
+
 Fault rules are tried in order against each /v1 request, after the latency
 sleep; the first match is used (one of its "times" uses, if limited).  Rules
 without "after_auth" are tried before the API key is checked, rules with
-"after_auth": true only for requests whose key is good.  Unknown keys are
-rejected (400), so a typo cannot silently disable a rule.
-    match:    "kind": "lookup"|"list"|"any" (default any), "path_regex" (re.search
-              on path + query as received), "after_auth", "times"
+"after_auth": true only for requests whose key is good (for the endpoint).
+Unknown keys are rejected (400), so a typo cannot silently disable a rule.
+    match:    "kind": "lookup"|"list"|"any" (default any; kinds as above),
+              "path_regex" (re.search on path + query as received),
+              "after_auth", "times"
     answer (at most one of these; none = the normal answer):
               "status" N [+ "body" text | "json" value] [+ "content_type"]
                   no body/json: a problem+json for N >= 400, else the normal
@@ -51,8 +173,8 @@ seed is printed so that a failure can be reproduced.
 
 Usage:
     /usr/bin/python3 test/standin_api.py [--host 127.0.0.1] [--port 0]
-        [--port-file FILE] [--count N] [--latency-ms M] [--api-key KEY]
-        [--tls-cert PEM --tls-key PEM] [--idle-timeout S] [--quiet]
+        [--port-file FILE] [--count N] [--calls N] [--latency-ms M]
+        [--api-key KEY] [--tls-cert PEM --tls-key PEM] [--idle-timeout S] [--quiet]
 
 Python 3.11 standard library only.  Never logs the API key.
 """
@@ -60,6 +182,7 @@ Python 3.11 standard library only.  Never logs the API key.
 import argparse
 import base64
 import binascii
+import bisect
 import collections
 import datetime
 import email.utils
@@ -81,6 +204,11 @@ import urllib.parse
 import zlib
 
 NOSCOPE_KEY = "tc_noscope_key"      # always valid, but lacks phone_numbers:read
+NOCALLS_KEY = "tc_nocalls_key"      # always valid, but lacks calls:read
+NOCAMPAIGNS_KEY = "tc_nocampaigns_key"  # always valid, but lacks campaigns:read
+# The scope each of those keys lacks (the configured --api-key has them all).
+LIMITED_KEYS = ((NOSCOPE_KEY, "phone_numbers:read"), (NOCALLS_KEY, "calls:read"),
+                (NOCAMPAIGNS_KEY, "campaigns:read"))
 REQUEST_LOG_MAX = 100_000
 ADMIN_BODY_MAX = 16 * 1024 * 1024   # largest admin request body we accept
 DISCARD_BODY_MAX = 1024 * 1024      # largest /v1 request body we read and drop
@@ -90,6 +218,11 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                      r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 LOOKUP_PATH_RE = re.compile(r"^/v1/phone-numbers/([^/]+)$")
 LIST_PATH = "/v1/phone-numbers"
+CARRIERS_PATH = "/v1/phone-numbers/carriers"        # matched before LOOKUP_PATH_RE
+CALLS_PATH = "/v1/calls"
+CALL_PATH_RE = re.compile(r"^/v1/calls/([^/]+)$")
+CAMPAIGNS_PATH = "/v1/campaigns"
+CAMPAIGN_PATH_RE = re.compile(r"^/v1/campaigns/([^/]+)$")
 
 
 # json.dumps(obj, separators=(",", ":")) builds a new encoder on every call;
@@ -224,22 +357,323 @@ CURSOR_PREFIX = b"tc~offset="
 CURSOR_SUFFIX = b";v=1"
 
 
-def encode_cursor(offset):
-    return base64.b64encode(CURSOR_PREFIX + str(offset).encode() + CURSOR_SUFFIX).decode("ascii")
+# Campaigns and carriers use the same form with their own prefixes, so that
+# a cursor of one list is rejected (400) by the others.
+CAMPAIGNS_CURSOR_PREFIX = b"cp~offset="
+CARRIERS_CURSOR_PREFIX = b"cr~offset="
 
 
-def decode_cursor(cursor):
+def encode_cursor(offset, prefix=CURSOR_PREFIX):
+    return base64.b64encode(prefix + str(offset).encode() + CURSOR_SUFFIX).decode("ascii")
+
+
+def decode_cursor(cursor, prefix=CURSOR_PREFIX):
     """The offset in a cursor we issued, or None if it is not one."""
     try:
         raw = base64.b64decode(cursor.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         return None
-    if not (raw.startswith(CURSOR_PREFIX) and raw.endswith(CURSOR_SUFFIX)):
+    if not (raw.startswith(prefix) and raw.endswith(CURSOR_SUFFIX)):
         return None
-    digits = raw[len(CURSOR_PREFIX):len(raw) - len(CURSOR_SUFFIX)]
+    digits = raw[len(prefix):len(raw) - len(CURSOR_SUFFIX)]
     if not digits.isdigit() or len(digits) > 12:
         return None
     return int(digits)
+
+
+# ---------------------------------------------------------------------------
+# Calls, campaigns and carriers
+# ---------------------------------------------------------------------------
+
+UTC = datetime.timezone.utc
+BASE_CALLS = datetime.datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
+ACCOUNT_ID = "a0000000-0000-4000-8000-000000000001"
+
+
+def utc_text(instant, millis=False):
+    """'YYYY-MM-DDTHH:MM:SSZ' (or with '.fff' milliseconds) of an aware datetime."""
+    t = instant.astimezone(UTC)
+    text = "%04d-%02d-%02dT%02d:%02d:%02d" % (t.year, t.month, t.day,
+                                              t.hour, t.minute, t.second)
+    if millis:
+        text += ".%03d" % (t.microsecond // 1000)
+    return text + "Z"
+
+
+TIMESTAMP_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+                          r"(Z|[+-]\d{2}:\d{2})", re.ASCII)
+
+
+def parse_timestamp_us(text):
+    """Microseconds from BASE_CALLS to the instant an ISO 8601 timestamp
+    'YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)' names (fractions beyond
+    microseconds are cut off: floor), or None if it is not one."""
+    m = TIMESTAMP_RE.fullmatch(text)
+    if m is None:
+        return None
+    y, mo, d, hh, mi, ss, frac, zone = m.groups()
+    try:
+        naive = datetime.datetime(int(y), int(mo), int(d), int(hh), int(mi), int(ss),
+                                  int((frac or "0")[:6].ljust(6, "0")))
+    except ValueError:
+        return None
+    offset = datetime.timedelta(0)
+    if zone != "Z":
+        oh, om = int(zone[1:3]), int(zone[4:6])
+        if oh > 23 or om > 59:
+            return None
+        offset = datetime.timedelta(hours=oh, minutes=om) * (1 if zone[0] == "+" else -1)
+    delta = (naive - BASE_CALLS.replace(tzinfo=None)) - offset
+    return delta // datetime.timedelta(microseconds=1)
+
+
+class Calls:
+    """The deterministic calls 1..calls (see the module docstring), with the
+    list items serialized once and cached like PhoneNumbers' rows.
+
+    Newest first (created_at desc, id desc) is simply i descending: created_at
+    is BASE_CALLS + i // 2 minutes and ids grow with i.  Every property the
+    list filters on is periodic in i (call_status: i % 7; campaign_id: i % 4
+    and i % 3), so a filter is a set of residues modulo 84 and CallSelection
+    answers "how many match up to i" and "the k-th match" arithmetically.
+    """
+
+    ID_FMT = "c0000000-0000-4000-8000-%012d"
+    ID_PREFIX = "c0000000-0000-4000-8000-"
+    CAMPAIGN_FMT = "cb000000-0000-4000-8000-%012d"
+    CAMPAIGN_PREFIX = "cb000000-0000-4000-8000-"
+    LEAD_FMT = "1e000000-0000-4000-8000-%012d"
+    STATUSES = ["completed", "completed", "failed", "in_progress", "queued", "cancelled"]
+    CALL_STATUSES = ["completed", "no-answer", "failed", "busy", "completed", "in-progress",
+                     "rejected"]
+    ANSWERED_BY = ["human", "voicemail", "ivr", "unknown", None]
+    DISPOSITIONS = ["confirmed", "booked_callback", None]
+    FILTER_STATUSES = ("completed", "no-answer", "failed", "busy", "dispatch_timeout")
+    LIST_FIELDS = ("id", "created_at", "phone_number", "from_phone_number", "status",
+                   "call_status", "duration", "started_at", "end_at", "campaign_id", "lead_id",
+                   "answered_by", "error_message", "recording_url", "transcript",
+                   "call_summary", "disposition", "actual_duration_billed")
+    DETAIL_ONLY = ("account_id", "external_call_id", "completed", "metadata")
+    DETAIL_FIELDS = LIST_FIELDS[:1] + DETAIL_ONLY[:1] + LIST_FIELDS[1:] + DETAIL_ONLY[1:]
+    PERIOD = 84             # lcm(7, 4, 3): every filtered property repeats with it
+    CACHE_MAX = 250_000     # list items above this are built on every request
+
+    def __init__(self):
+        self._items = {}                # i -> list item bytes (no list_omits)
+        self._omit_cache = ((), {})     # (list_omits, {i: bytes}) for the current omits
+
+    @staticmethod
+    def created_at(i):
+        return BASE_CALLS + datetime.timedelta(minutes=i // 2)
+
+    @staticmethod
+    def duration(i):
+        """Minutes: (i % 7) * 0.5, an int when whole (0 not 0.0, 2 not 2.0)."""
+        halves = i % 7
+        return halves // 2 if halves % 2 == 0 else halves * 0.5
+
+    @classmethod
+    def campaign_of(cls, i):
+        """The campaign number (1..3) of call i, or None."""
+        return None if i % 4 == 0 else (i % 3) + 1
+
+    @classmethod
+    def build(cls, i):
+        """The detail object (a dict, in the API's key order) for call i >= 1."""
+        created = cls.created_at(i)
+        started = created + datetime.timedelta(seconds=5)
+        status = cls.STATUSES[i % 6]
+        call_status = cls.CALL_STATUSES[i % 7]
+        duration = cls.duration(i)
+        campaign = cls.campaign_of(i)
+        turns = i % 4
+        obj = {
+            "id": cls.ID_FMT % i,
+            "account_id": ACCOUNT_ID,
+            "created_at": utc_text(created),
+            "phone_number": "+1555%07d" % ((i % 50) + 1),
+            "from_phone_number": "+1666%07d" % (i % 10),
+            "status": status,
+            "call_status": call_status,
+            "duration": duration,
+            "started_at": utc_text(started),
+            "end_at": (utc_text(started + datetime.timedelta(minutes=duration))
+                       if call_status == "completed" else None),
+            "campaign_id": None if campaign is None else cls.CAMPAIGN_FMT % campaign,
+            "lead_id": None if campaign is None else cls.LEAD_FMT % i,
+            "answered_by": cls.ANSWERED_BY[i % 5],
+            "error_message": "line busy" if call_status == "busy" else None,
+            "recording_url": ("https://recordings.topcalls.test/%d.mp3" % i
+                              if call_status == "completed" else None),
+            "transcript": [{"id": k, "user": "assistant" if k % 2 else "user",
+                            "text": "turn %d of call %d" % (k, i),
+                            "created_at": utc_text(started + datetime.timedelta(seconds=k))}
+                           for k in range(1, turns + 1)],
+            "call_summary": "summary of call %d" % i if turns else None,
+            "disposition": cls.DISPOSITIONS[i % 3],
+            "actual_duration_billed": -int(-duration // 1) if duration else None,
+            "external_call_id": "ext-%d" % i,
+            "completed": status in ("completed", "failed", "cancelled"),
+            "metadata": None if i % 5 == 0 else {"lead": {"name": "Lead %d" % i},
+                                                 "attempt": i % 3},
+        }
+        return obj
+
+    @classmethod
+    def build_item(cls, i, omits=()):
+        obj = cls.build(i)
+        for name in cls.DETAIL_ONLY + tuple(omits):
+            obj.pop(name, None)
+        return obj
+
+    def item(self, i, omits=()):
+        """The serialized list item for call i (bytes), cached."""
+        cache = self._items
+        if omits:
+            key, cache = self._omit_cache
+            if key != omits:
+                cache = {}
+                self._omit_cache = (omits, cache)
+        data = cache.get(i)
+        if data is None:
+            data = dumps(self.build_item(i, omits)).encode("utf-8")
+            if i <= self.CACHE_MAX:
+                cache[i] = data
+        return data
+
+    def items(self, indices, omits=()):
+        """Serialized list items of the calls in `indices`, joined with commas."""
+        if omits:
+            return b",".join([self.item(i, omits) for i in indices])
+        get = self._items.get
+        parts = []
+        for i in indices:
+            data = get(i)
+            if data is None:
+                data = self.item(i)
+            parts.append(data)
+        return b",".join(parts)
+
+    def detail(self, i, omits=()):
+        obj = self.build(i)
+        for name in omits:
+            obj.pop(name, None)
+        return dumps(obj).encode("utf-8")
+
+    def warm(self, upto):
+        """Serialize list items 1..upto (at most CACHE_MAX) now (see PhoneNumbers.warm)."""
+        for i in range(1, min(upto, self.CACHE_MAX) + 1):
+            if i not in self._items:
+                self.item(i)
+
+    @classmethod
+    def index_of(cls, call_id):
+        text = call_id.lower()
+        if not text.startswith(cls.ID_PREFIX):
+            return None
+        tail = text[len(cls.ID_PREFIX):]
+        return int(tail) if tail.isdigit() else None
+
+    @classmethod
+    def campaign_number(cls, campaign_id):
+        """k of a campaign id of our shape (any k >= 0), else None."""
+        text = campaign_id.lower()
+        if not text.startswith(cls.CAMPAIGN_PREFIX):
+            return None
+        tail = text[len(cls.CAMPAIGN_PREFIX):]
+        return int(tail) if tail.isdigit() else None
+
+    @classmethod
+    def residues(cls, status, campaign_id):
+        """The filter as the sorted positions 1..84 (84 standing for residue 0)
+        of the calls it keeps in each block of 84; None = no filter."""
+        if status is None and campaign_id is None:
+            return None
+        k = None if campaign_id is None else cls.campaign_number(campaign_id)
+        keep = []
+        for pos in range(1, cls.PERIOD + 1):
+            if status is not None and cls.CALL_STATUSES[pos % 7] != status:
+                continue
+            if campaign_id is not None and (k is None or cls.campaign_of(pos) != k):
+                continue
+            keep.append(pos)
+        return tuple(keep)
+
+    @classmethod
+    def stats(cls, k, n):
+        """{"calls": .., "completed": ..} of campaign k among calls 1..n."""
+        calls = completed = 0
+        for pos in range(1, cls.PERIOD + 1):
+            if cls.campaign_of(pos) != k:
+                continue
+            times = (n - pos) // cls.PERIOD + 1 if n >= pos else 0
+            calls += times
+            if cls.CALL_STATUSES[pos % 7] == "completed":
+                completed += times
+        return {"calls": calls, "completed": completed}
+
+
+class CallSelection:
+    """The calls 1..n that a filter keeps, in ascending order, as a virtual
+    sequence: count_upto(x) and at(k) in O(log 84) without listing them."""
+
+    def __init__(self, n, positions):
+        self.n = n
+        self.positions = positions      # None (all calls) or Calls.residues(...)
+
+    def count_upto(self, x):
+        """How many kept calls have i <= x."""
+        x = min(x, self.n)
+        if x <= 0:
+            return 0
+        if self.positions is None:
+            return x
+        q, r = divmod(x, Calls.PERIOD)
+        return q * len(self.positions) + bisect.bisect_right(self.positions, r)
+
+    def at(self, k):
+        """The i of the k-th (0-based) kept call, ascending."""
+        if self.positions is None:
+            return k + 1
+        q, r = divmod(k, len(self.positions))
+        return q * Calls.PERIOD + self.positions[r]
+
+
+class Campaigns:
+    """Campaigns 1..campaigns; their stats count the calls 1..calls."""
+
+    ID_FMT = "cb000000-0000-4000-8000-%012d"
+    STATUSES = ["draft", "scheduled", "running", "paused", "completed"]
+
+    @classmethod
+    def build(cls, k, calls):
+        return {
+            "id": cls.ID_FMT % k,
+            "name": "Campaign %d" % k,
+            "status": cls.STATUSES[k % 5],
+            "stats": Calls.stats(k, calls),
+            "created_at": utc_text(BASE_CALLS - datetime.timedelta(days=k)),
+        }
+
+
+class Carriers:
+    """Custom carriers 1..carriers (carrier 1 is the phone numbers' voip_carrier_sid)."""
+
+    NAMES = ["Carrier One", "Carrier Two", "Carrier Three"]
+    TRUNK_TYPES = ["static_ip", "auth", "reg"]
+    BASE = datetime.datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+    @classmethod
+    def build(cls, k):
+        return {
+            "id": "cc000000-0000-4000-8000-%012d" % k,
+            "account_id": ACCOUNT_ID,
+            "voip_carrier_sid": "ca000000-0000-4000-8000-%012d" % k,
+            "sip_gateway_sid": "5a000000-0000-4000-8000-%012d" % k,
+            "carrier_name": cls.NAMES[k - 1] if k <= 3 else "Carrier %d" % k,
+            "trunk_type": cls.TRUNK_TYPES[(k - 1) % 3],
+            "created_at": utc_text(cls.BASE + datetime.timedelta(days=k - 1)),
+        }
 
 
 # ---------------------------------------------------------------------------
@@ -577,14 +1011,19 @@ class StandinState:
     configuration, counters, request log, fault rules and chaos mode."""
 
     COUNTERS = ("requests", "lookups", "lists", "not_found", "errors", "connections",
-                "in_flight", "in_flight_peak", "faults_served", "chaos_served")
+                "in_flight", "in_flight_peak", "faults_served", "chaos_served",
+                "calls_lists", "calls_details", "campaign_requests", "carrier_requests")
+    LIST_SHAPES = ("envelope", "array", "envelope_nocursor")
 
-    def __init__(self, count, latency_ms, api_key, quiet):
+    def __init__(self, count, latency_ms, api_key, quiet, calls=60):
         self.lock = threading.Lock()
-        self.initial = {"count": count, "latency_ms": latency_ms, "api_key": api_key}
+        self.initial = {"count": count, "latency_ms": latency_ms, "api_key": api_key,
+                        "calls": calls, "campaigns": 5, "carriers": 3, "page_repeat": True,
+                        "detail_omits": (), "list_omits": (), "list_shape": "envelope"}
         self.config = dict(self.initial)
         self.quiet = quiet
         self.data = PhoneNumbers()
+        self.calls = Calls()
         self.generation = 0     # bumped by reset; a connection counts once per generation
         self.stats = dict.fromkeys(self.COUNTERS, 0)
         self.request_log = collections.deque(maxlen=REQUEST_LOG_MAX)
@@ -597,8 +1036,9 @@ class StandinState:
 
     # -- /v1 bookkeeping ----------------------------------------------------
 
-    def begin(self, handler, kind, line):
-        """Count a /v1 request as it arrives; return (latency_ms, generation)."""
+    def begin(self, handler, kind, line, counter=None):
+        """Count a /v1 request as it arrives (also in `counter`, if given);
+        return (latency_ms, generation)."""
         with self.lock:
             s = self.stats
             s["requests"] += 1
@@ -606,6 +1046,8 @@ class StandinState:
                 s["lookups"] += 1
             elif kind == "list":
                 s["lists"] += 1
+            if counter is not None:
+                s[counter] += 1
             if handler.counted_generation != self.generation:
                 handler.counted_generation = self.generation
                 s["connections"] += 1
@@ -668,7 +1110,10 @@ class StandinState:
         with self.lock:
             c = self.config
             return {"count": c["count"], "latency_ms": c["latency_ms"],
-                    "api_key_changed": c["api_key"] != self.initial["api_key"]}
+                    "api_key_changed": c["api_key"] != self.initial["api_key"],
+                    "calls": c["calls"], "campaigns": c["campaigns"], "carriers": c["carriers"],
+                    "page_repeat": c["page_repeat"], "detail_omits": list(c["detail_omits"]),
+                    "list_omits": list(c["list_omits"]), "list_shape": c["list_shape"]}
 
     def reset(self):
         with self.lock:
@@ -686,13 +1131,32 @@ class StandinState:
     def set_config(self, changes):
         if not isinstance(changes, dict):
             raise RuleError("config must be a JSON object")
-        unknown = set(changes) - {"count", "latency_ms", "api_key"}
+        unknown = set(changes) - set(self.initial)
         if unknown:
             raise RuleError("unknown config keys: %s" % ", ".join(sorted(unknown)))
-        if "count" in changes:
-            v = changes["count"]
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10 ** 9:
-                raise RuleError('"count" must be an integer between 0 and 1000000000')
+        changes = dict(changes)
+        for key, high in (("count", 10 ** 9), ("calls", 10 ** 9), ("campaigns", 100_000),
+                          ("carriers", 100_000)):
+            if key in changes:
+                v = changes[key]
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= high:
+                    raise RuleError('"%s" must be an integer between 0 and %d' % (key, high))
+        if "page_repeat" in changes and not isinstance(changes["page_repeat"], bool):
+            raise RuleError('"page_repeat" must be true or false')
+        if "list_shape" in changes and changes["list_shape"] not in self.LIST_SHAPES:
+            raise RuleError('"list_shape" must be one of %s' % ", ".join(self.LIST_SHAPES))
+        for key, fields in (("detail_omits", Calls.DETAIL_FIELDS),
+                            ("list_omits", Calls.LIST_FIELDS)):
+            if key in changes:
+                v = changes[key]
+                if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                    raise RuleError('"%s" must be a list of call field names' % key)
+                bad = sorted(set(v) - set(fields))
+                if bad:
+                    raise RuleError('"%s": not %s call fields: %s'
+                                    % (key, "detail" if key == "detail_omits" else "list item",
+                                       ", ".join(bad)))
+                changes[key] = tuple(sorted(set(v), key=fields.index))
         if "latency_ms" in changes:
             v = changes["latency_ms"]
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 3_600_000:
@@ -705,6 +1169,8 @@ class StandinState:
             self.config.update(changes)
         if "count" in changes:
             self.data.warm(changes["count"])    # before answering: see warm()
+        if "calls" in changes:
+            self.calls.warm(changes["calls"])
         self.say("standin: config changed (%s)" % ", ".join(sorted(changes)))
 
     def set_rules(self, specs):
@@ -881,11 +1347,42 @@ class StandinHandler(http.server.BaseHTTPRequestHandler):
 
     # -- /v1 ----------------------------------------------------------------
 
+    # route -> (kind for counters and fault rules, extra counter, scope needed)
+    ROUTES = {
+        "phone_number": ("lookup", None, "phone_numbers:read"),
+        "phone_numbers": ("list", None, "phone_numbers:read"),
+        "carriers": ("list", "carrier_requests", "phone_numbers:read"),
+        "calls": ("list", "calls_lists", "calls:read"),
+        "call": ("lookup", "calls_details", "calls:read"),
+        "campaigns": ("list", "campaign_requests", "campaigns:read"),
+        "campaign": ("lookup", "campaign_requests", "campaigns:read"),
+        "other": ("other", None, None),
+    }
+
+    @staticmethod
+    def route(path):
+        """(route name, match of the id pattern or None) of a /v1 path."""
+        if path == LIST_PATH:
+            return "phone_numbers", None
+        if path == CARRIERS_PATH:
+            return "carriers", None
+        if path == CALLS_PATH:
+            return "calls", None
+        if path == CAMPAIGNS_PATH:
+            return "campaigns", None
+        for name, regex in (("phone_number", LOOKUP_PATH_RE), ("call", CALL_PATH_RE),
+                            ("campaign", CAMPAIGN_PATH_RE)):
+            m = regex.match(path)
+            if m:
+                return name, m
+        return "other", None
+
     def api(self, path):
-        m = LOOKUP_PATH_RE.match(path)
-        kind = "lookup" if m else "list" if path == LIST_PATH else "other"
+        route, m = self.route(path)
+        kind, counter, scope = self.ROUTES[route]
         state = self.server.state
-        latency_ms, generation = state.begin(self, kind, "%s %s" % (self.command, self.path))
+        latency_ms, generation = state.begin(self, kind, "%s %s" % (self.command, self.path),
+                                             counter)
         status, fault = None, False
         try:
             if self.read_body(DISCARD_BODY_MAX) is None:
@@ -896,14 +1393,14 @@ class StandinHandler(http.server.BaseHTTPRequestHandler):
             if latency_ms:
                 time.sleep(latency_ms / 1000.0)
             rule = state.take_rule(kind, self.path, after_auth=False)
-            auth_problem = self.check_auth()
+            auth_problem = self.check_auth(scope)
             if rule is None and auth_problem is None:
                 rule = state.take_rule(kind, self.path, after_auth=True)
             if rule is not None:
                 fault = True
-                status = self.serve_fault(rule, lambda: auth_problem or self.api_answer(kind, m))
+                status = self.serve_fault(rule, lambda: auth_problem or self.api_answer(route, m))
                 return
-            resp = auth_problem or self.api_answer(kind, m)
+            resp = auth_problem or self.api_answer(route, m)
             if resp.status == 200:
                 resp = state.maybe_chaos(resp) or resp
                 fault = resp.kind == "chaos"
@@ -912,29 +1409,47 @@ class StandinHandler(http.server.BaseHTTPRequestHandler):
         finally:
             state.end(generation, kind, status, fault)
 
-    def check_auth(self):
-        """None if the request carries the configured key, else the problem."""
+    def check_auth(self, scope):
+        """None if the request carries the configured key (or a limited key
+        that has `scope`), else the problem.  tc_noscope_key also gets its 403
+        on paths that are no endpoint (scope None), as it always has."""
         value = self.headers.get("Authorization", "")
         scheme, _, key = value.strip().partition(" ")
         key = key.strip()
         if scheme.lower() == "bearer" and key:
-            if hmac.compare_digest(key.encode("utf-8", "surrogateescape"), NOSCOPE_KEY.encode()):
-                return problem(403, "Forbidden", "This API key lacks the phone_numbers:read scope.")
+            given = key.encode("utf-8", "surrogateescape")
+            for limited, lacking in LIMITED_KEYS:
+                if hmac.compare_digest(given, limited.encode()):
+                    if scope == lacking or (scope is None and limited == NOSCOPE_KEY):
+                        return problem(403, "Forbidden",
+                                       "This API key lacks the %s scope." % lacking)
+                    return None
             expected = self.server.state.snapshot_config()["api_key"]
             if hmac.compare_digest(key.encode("utf-8", "surrogateescape"), expected.encode("utf-8")):
                 return None
         return problem(401, "Unauthorized", "Missing or invalid API key.",
                        headers=[("WWW-Authenticate", 'Bearer realm="topcalls"')])
 
-    def api_answer(self, kind, match):
+    def api_answer(self, route, match):
         """The normal (fault-free) answer to an authorized /v1 request."""
         if self.command != "GET":
             return problem(405, "Method Not Allowed", "Only GET is supported here.",
                            headers=[("Allow", "GET")])
-        if kind == "lookup":
+        query = urllib.parse.urlsplit(self.path).query
+        if route == "phone_number":
             return self.lookup(urllib.parse.unquote(match.group(1)))
-        if kind == "list":
-            return self.list_page(urllib.parse.urlsplit(self.path).query)
+        if route == "phone_numbers":
+            return self.list_page(query)
+        if route == "calls":
+            return self.calls_page(query)
+        if route == "call":
+            return self.call_detail(urllib.parse.unquote(match.group(1)))
+        if route == "campaigns":
+            return self.small_list(query, "campaigns")
+        if route == "campaign":
+            return self.campaign_detail(urllib.parse.unquote(match.group(1)))
+        if route == "carriers":
+            return self.small_list(query, "carriers")
         return problem(404, "Not Found", "No such resource.")
 
     def lookup(self, phone_number_id):
@@ -979,6 +1494,140 @@ class StandinHandler(http.server.BaseHTTPRequestHandler):
             nxt = b"null"
         body = b'{"data":[' + rows + b'],"next_cursor":' + nxt + b"}"
         return Response(200, body, "application/json")
+
+    @staticmethod
+    def bad_param(param, message):
+        return problem(400, "Invalid request", "%s %s." % (param, message),
+                       [{"path": param, "message": message}])
+
+    def calls_page(self, query):
+        """GET /v1/calls: newest first, timestamp cursors (see the docstring)."""
+        bad = self.bad_param
+        params = {}
+        for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+            if name not in ("limit", "cursor", "status", "campaign_id"):
+                return problem(400, "Invalid request", "unknown parameter %s." % name,
+                               [{"path": name, "message": "unknown parameter"}])
+            if name in params:
+                return bad(name, "must be given at most once")
+            params[name] = value
+        limit = 50
+        if "limit" in params:
+            text = params["limit"]
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 200:
+                return bad("limit", "must be an integer between 1 and 200")
+            limit = int(text)
+        cursor_us = None
+        if "cursor" in params:
+            cursor_us = parse_timestamp_us(params["cursor"])
+            if cursor_us is None:
+                return bad("cursor", "must be an ISO 8601 timestamp")
+        status = params.get("status")
+        if status is not None and status not in Calls.FILTER_STATUSES:
+            return problem(400, "Invalid request",
+                           "status %s is not one of %s." % (dumps(status),
+                                                            ", ".join(Calls.FILTER_STATUSES)),
+                           [{"path": "status",
+                             "message": "must be one of %s" % ", ".join(Calls.FILTER_STATUSES)}])
+        campaign_id = params.get("campaign_id")
+        if campaign_id is not None and not UUID_RE.match(campaign_id):
+            return bad("campaign_id", "must be a UUID")
+
+        config = self.server.state.snapshot_config()
+        n = config["calls"]
+        sel = CallSelection(n, Calls.residues(status, campaign_id))
+        if cursor_us is None:
+            top = n
+        else:
+            # created_at(i) = BASE_CALLS + (i // 2) min <= T  <=>  i // 2 <= m  <=>  i <= 2m + 1
+            m = cursor_us // 60_000_000
+            top = 2 * m + 1 if m >= 0 else 0
+        c = sel.count_upto(top)         # the page is kept calls c-1, c-2, ... (0-based, ascending)
+        take = min(limit, c)
+        if take and c - take and not config["page_repeat"]:
+            # Do not split the last timestamp group across pages (unless it is the whole page).
+            group = sel.at(c - take) // 2
+            if sel.at(c - take - 1) // 2 == group:
+                j = c - take
+                while j < c and sel.at(j) // 2 == group:
+                    j += 1
+                if j < c:
+                    take = c - j
+        if sel.positions is None:
+            indices = range(c, c - take, -1)
+        else:
+            indices = [sel.at(k) for k in range(c - 1, c - take - 1, -1)]
+        rows = self.server.state.calls.items(indices, config["list_omits"])
+        if c - take > 0:
+            last = Calls.created_at(sel.at(c - take))
+            if config["page_repeat"]:
+                nxt = utc_text(last)
+            else:
+                nxt = utc_text(last - datetime.timedelta(milliseconds=1), millis=True)
+            nxt = b'"' + nxt.encode("ascii") + b'"'
+        else:
+            nxt = b"null"
+        body = b'{"data":[' + rows + b'],"next_cursor":' + nxt + b"}"
+        return Response(200, body, "application/json")
+
+    def call_detail(self, call_id):
+        if not UUID_RE.match(call_id):
+            return problem(400, "Invalid request", "call_id must be a UUID.",
+                           [{"path": "call_id", "message": "must be a UUID"}])
+        state = self.server.state
+        config = state.snapshot_config()
+        i = Calls.index_of(call_id)
+        if i is None or not 1 <= i <= config["calls"]:
+            return problem(404, "Not Found", "Call not found.")
+        return Response(200, state.calls.detail(i, config["detail_omits"]), "application/json")
+
+    def campaign_detail(self, campaign_id):
+        if not UUID_RE.match(campaign_id):
+            return problem(400, "Invalid request", "campaign_id must be a UUID.",
+                           [{"path": "campaign_id", "message": "must be a UUID"}])
+        config = self.server.state.snapshot_config()
+        k = Calls.campaign_number(campaign_id)
+        if k is None or not 1 <= k <= config["campaigns"]:
+            return problem(404, "Not Found", "Campaign not found.")
+        return json_response(200, Campaigns.build(k, config["calls"]))
+
+    def small_list(self, query, which):
+        """GET /v1/campaigns or /v1/phone-numbers/carriers, in config list_shape:
+        the envelope with offset cursors (validated like the phone numbers'),
+        a bare array or an envelope without next_cursor (both: every item,
+        limit and cursor ignored).  Other parameters are ignored."""
+        config = self.server.state.snapshot_config()
+        if which == "campaigns":
+            total, prefix = config["campaigns"], CAMPAIGNS_CURSOR_PREFIX
+            calls = config["calls"]
+
+            def build(k):
+                return Campaigns.build(k, calls)
+        else:
+            total, prefix, build = config["carriers"], CARRIERS_CURSOR_PREFIX, Carriers.build
+        shape = config["list_shape"]
+        if shape != "envelope":
+            items = [build(k) for k in range(1, total + 1)]
+            return json_response(200, items if shape == "array" else {"data": items})
+        params = {}
+        for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+            if name in params and name in ("limit", "cursor"):
+                return self.bad_param(name, "must be given at most once")
+            params[name] = value
+        limit = 50
+        if "limit" in params:
+            text = params["limit"]
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 200:
+                return self.bad_param("limit", "must be an integer between 1 and 200")
+            limit = int(text)
+        offset = 0
+        if "cursor" in params:
+            offset = decode_cursor(params["cursor"], prefix)
+            if offset is None:
+                return self.bad_param("cursor", "is not a valid cursor")
+        items = [build(k) for k in range(offset + 1, min(offset + limit, total) + 1)]
+        nxt = encode_cursor(offset + limit, prefix) if offset + limit < total else None
+        return json_response(200, {"data": items, "next_cursor": nxt})
 
     def serve_fault(self, rule, normal):
         """Answer (or not) as the rule says; the status sent, or None."""
@@ -1127,6 +1776,7 @@ def parse_args(argv):
     p.add_argument("--port", type=int, default=0, help="0 (default) picks a free port")
     p.add_argument("--port-file", help="write the port number here once listening")
     p.add_argument("--count", type=int, default=50, help="phone numbers served (default 50)")
+    p.add_argument("--calls", type=int, default=60, help="calls served (default 60)")
     p.add_argument("--latency-ms", type=float, default=0, help="delay before each /v1 answer")
     p.add_argument("--api-key", default="tc_test_key", help="the accepted bearer key")
     p.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")
@@ -1142,8 +1792,11 @@ def parse_args(argv):
         args.host = "127.0.0.1"
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
-    if args.count < 0 or args.latency_ms < 0 or args.idle_timeout < 0 or not 0 <= args.port <= 65535:
-        p.error("--count, --latency-ms and --port must not be negative")
+    if (args.count < 0 or args.calls < 0 or args.latency_ms < 0 or args.idle_timeout < 0
+            or not 0 <= args.port <= 65535):
+        p.error("--count, --calls, --latency-ms and --port must not be negative")
+    if args.calls > 10 ** 9:
+        p.error("--calls must be at most 1000000000")
     if not args.api_key:
         p.error("--api-key must not be empty")
     return args
@@ -1163,8 +1816,9 @@ def main(argv=None):
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
         tls.set_alpn_protocols(["http/1.1"])
-    state = StandinState(args.count, args.latency_ms, args.api_key, args.quiet)
+    state = StandinState(args.count, args.latency_ms, args.api_key, args.quiet, args.calls)
     state.data.warm(args.count)     # before announcing the port: see warm()
+    state.calls.warm(args.calls)
     server = StandinServer(args.host, args.port, state, args.idle_timeout, tls)
     port = server.server_address[1]
 

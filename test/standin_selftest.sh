@@ -70,7 +70,7 @@ grep -q wrong "$WORK/body" && fail "key echoed"
 expect_code 403 /v1/phone-numbers/$ID1 -H "Authorization: Bearer tc_noscope_key"
 [ "$(jq_ 'd["title"]')" = "Forbidden" ] || fail "403 body"
 expect_code 405 /v1/phone-numbers/$ID1 -H "$KEY" -X DELETE
-expect_code 404 /v1/calls -H "$KEY"
+expect_code 404 /v1/models -H "$KEY"
 expect_code 404 /_admin/nothing
 ok "lookup 200/404/400/401/403/405"
 

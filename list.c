@@ -1,0 +1,633 @@
+/*-------------------------------------------------------------------------
+ *
+ * list.c
+ *		  Reading a resource's lists: pages, cursors, order, time bounds,
+ *		  repeated rows and per-row details.
+ *
+ * A list set reads one or more lists of one resource together (one per
+ * combination of filter values the scan sends), each page by page.  Work is
+ * done in rounds of concurrent requests: in each round every list that has
+ * a next page asks for it, the rows of the page before are fetched their
+ * details (when the scan needs detail-only fields), and that page is
+ * converted to tuples while the requests travel.  So page k+1 is always in
+ * flight while page k is converted, and a list never has more than two
+ * pages in memory.
+ *
+ * As pages arrive, each is checked: a cursor given twice in one pass (the
+ * pages go round in a cycle) or a long run of empty pages is an error.  For
+ * a resource whose list is newest first (calls by created_at), rows are
+ * also checked to come in that order; rows repeated at the top of the next
+ * page (several rows sharing a timestamp) are dropped, remembering only the
+ * ids of the current timestamp; a lower time bound stops the list at the
+ * first older row, and an upper bound starts it at a cursor of that time.
+ *
+ * What this file must not do: decide which lists to read (scan.c), build
+ * URLs (api.c), parse JSON or convert values (convert.c), talk HTTP (http.c).
+ *
+ * Copyright (c) 2026, the topcalls_fdw authors
+ *
+ * IDENTIFICATION
+ *		  topcalls_fdw/list.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "topcalls_fdw.h"
+
+/*
+ * A list's cursors are remembered, as 64-bit fingerprints, for this many
+ * pages of one pass: a cursor answered again means the API's pages go round
+ * in a cycle.  Past that (20 million rows at 200 a page), Brent's cycle
+ * detection, which needs the memory of one cursor, still catches any
+ * cycle, a little later.
+ */
+#define TC_CURSORS_REMEMBERED	100000
+
+/* Pages in a row without a row, each naming a next page, before giving up. */
+#define TC_MAX_EMPTY_PAGES		100
+
+/* Items converted per slice of work while requests travel. */
+#define TC_CONVERT_SLICE		16
+
+/* One list of a set. */
+typedef struct TcList
+{
+	TcListSpec	spec;
+	bool		started;		/* the first page was asked for */
+	bool		finished;		/* no page left to ask for */
+	char	   *cursor;			/* the next page's, in the list's context */
+	MemoryContext cxt;			/* the list's own things */
+
+	TcParsedPage *current;		/* being converted this round */
+	MemoryContext current_cxt;
+	TcParsedPage *next;			/* arrived this round, converted next */
+	MemoryContext next_cxt;
+
+	/* the cursor checks, of this pass */
+	HTAB	   *seen;			/* fingerprints of the cursors given */
+	bool		brent_have;		/* Brent's cycle detection: a cursor saved */
+	uint64		brent_saved;	/* ... compared with each of the next */
+	int64		brent_power;	/* ... brent_power cursors */
+	int64		brent_steps;	/* ... of which this many came so far */
+	int			empty_run;		/* pages in a row without rows */
+
+	/* the order of a newest-first list, and its repeats */
+	bool		have_last;
+	TimestampTz last_ts;		/* the oldest row so far */
+	char	  (*group)[TC_ID_BUFSIZE];	/* ids of the rows at last_ts */
+	int			ngroup;
+	int			group_cap;
+	HTAB	   *all_ids;		/* without the order: every id so far */
+} TcList;
+
+/* A request of a round: whose, and for what. */
+typedef struct TcRoundReq
+{
+	TcList	   *list;
+	int			item;			/* -1: the list's next page; else a detail */
+} TcRoundReq;
+
+struct TcListSet
+{
+	const TcOptions *opts;
+	const TcResource *resource;
+	TcConverter *conv;
+	TcHttpStats *stats;
+	int			page_limit;
+	int			row_limit;		/* rows the scan takes at most; 0: all */
+	int64		rows_read;		/* items of the pages that arrived */
+	bool		details;		/* fetch each row's detail */
+	bool		ordered;		/* rely on (and check) newest-first order */
+	MemoryContext cxt;
+	MemoryContext outcxt;		/* the rows of the last round */
+	MemoryContext roundcxt;		/* the requests of a round */
+
+	TcList	  **lists;
+	int			nlists;
+	int			lists_cap;
+
+	TcTupleBuf	out;
+	int			out_pos;
+	bool		done;
+
+	/* the round in progress */
+	TcRoundReq *round;
+
+	/* counters for EXPLAIN ANALYZE */
+	int64		pages;
+	int64		details_fetched;
+};
+
+static void tc_list_check_cursor(TcList *list, const char *what);
+static void tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
+							const char *what);
+
+/*
+ * tc_listset_create
+ *		An empty set of lists of the options' resource, in pages of
+ *		page_limit rows, each row completed with its detail when "details",
+ *		in cxt; requests are counted in stats.  row_limit > 0: the scan will
+ *		take no more rows (a LIMIT), so no page is asked for beyond them.
+ */
+TcListSet *
+tc_listset_create(const TcOptions *opts, TcConverter *conv, int page_limit,
+				  int row_limit, bool details, TcHttpStats *stats,
+				  MemoryContext cxt)
+{
+	TcListSet  *set = MemoryContextAllocZero(cxt, sizeof(TcListSet));
+
+	set->opts = opts;
+	set->resource = tc_resource_get(opts->resource);
+	set->conv = conv;
+	set->stats = stats;
+	set->page_limit = page_limit;
+	set->row_limit = row_limit;
+	set->details = details && set->resource->get_path != NULL;
+	set->ordered = set->resource->order_field != NULL && opts->time_pushdown;
+	set->cxt = cxt;
+	set->outcxt = AllocSetContextCreate(cxt, "topcalls_fdw list rows",
+										ALLOCSET_DEFAULT_SIZES);
+	set->roundcxt = AllocSetContextCreate(cxt, "topcalls_fdw list round",
+										  ALLOCSET_DEFAULT_SIZES);
+	set->out.cxt = set->outcxt;
+	return set;
+}
+
+/* (Re)start a list's pass from its first page. */
+static void
+tc_list_reset(TcListSet *set, TcList *list)
+{
+	HASHCTL		hctl;
+
+	MemoryContextReset(list->cxt);
+	list->current = list->next = NULL;
+	list->current_cxt = list->next_cxt = NULL;
+	list->started = false;
+	list->finished = false;
+	list->cursor = NULL;
+
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = sizeof(uint64);
+	hctl.entrysize = sizeof(uint64);
+	hctl.hcxt = list->cxt;
+	list->seen = hash_create("topcalls_fdw cursors", 64, &hctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	list->brent_have = false;
+	list->brent_saved = 0;
+	list->brent_power = 1;
+	list->brent_steps = 0;
+	list->empty_run = 0;
+
+	list->have_last = false;
+	list->ngroup = 0;
+	list->group_cap = 8;
+	list->group = MemoryContextAlloc(list->cxt, TC_ID_BUFSIZE * list->group_cap);
+	list->all_ids = NULL;
+	if (set->resource->order_field != NULL && !set->ordered)
+	{
+		memset(&hctl, 0, sizeof(hctl));
+		hctl.keysize = TC_ID_BUFSIZE;
+		hctl.entrysize = TC_ID_BUFSIZE;
+		hctl.hcxt = list->cxt;
+		list->all_ids = hash_create("topcalls_fdw ids read", 256, &hctl,
+									HASH_ELEM | TC_HASH_STRINGS | HASH_CONTEXT);
+	}
+}
+
+/*
+ * tc_listset_add
+ *		Add a list to read: the filters and time bounds of spec (copied).
+ */
+void
+tc_listset_add(TcListSet *set, const TcListSpec *spec)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(set->cxt);
+	TcList	   *list = palloc0(sizeof(TcList));
+	ListCell   *lc;
+
+	list->spec = *spec;
+	list->spec.filters = NIL;
+	foreach(lc, spec->filters)
+		list->spec.filters = lappend(list->spec.filters, pstrdup(lfirst(lc)));
+	list->cxt = AllocSetContextCreate(set->cxt, "topcalls_fdw list",
+									  ALLOCSET_SMALL_SIZES);
+	if (set->nlists >= set->lists_cap)
+	{
+		set->lists_cap = Max(set->lists_cap * 2, 4);
+		set->lists = set->lists == NULL ?
+			palloc(sizeof(TcList *) * set->lists_cap) :
+			repalloc(set->lists, sizeof(TcList *) * set->lists_cap);
+	}
+	set->lists[set->nlists++] = list;
+	MemoryContextSwitchTo(oldcxt);
+	tc_list_reset(set, list);
+}
+
+/*
+ * tc_listset_restart
+ *		Read every list of the set again from its first page.
+ */
+void
+tc_listset_restart(TcListSet *set)
+{
+	int			i;
+
+	for (i = 0; i < set->nlists; i++)
+		tc_list_reset(set, set->lists[i]);
+	MemoryContextReset(set->outcxt);
+	memset(&set->out, 0, sizeof(set->out));
+	set->out.cxt = set->outcxt;
+	set->out_pos = 0;
+	set->done = false;
+	set->rows_read = 0;
+}
+
+/* An ISO 8601 text of ts, in UTC with microseconds: the API's cursor form. */
+static char *
+tc_format_cursor(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) ||
+		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range for a TopCalls cursor")));
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+}
+
+/* ------------------------------------------------------------------------
+ * A round
+ * ------------------------------------------------------------------------
+ */
+
+/* tc_http_run's callback: a page or a detail has arrived. */
+static bool
+tc_listset_done(TcHttpRequest *req, void *arg)
+{
+	TcListSet  *set = (TcListSet *) arg;
+	TcRoundReq *rr = &set->round[req->index];
+	TcList	   *list = rr->list;
+
+	if (rr->item < 0)
+	{
+		MemoryContext cxt;
+		TcParsedPage *page;
+
+		(void) tc_api_check_answer(req, false, set->opts);
+		cxt = AllocSetContextCreate(list->cxt, "topcalls_fdw list page",
+									ALLOCSET_DEFAULT_SIZES);
+		page = tc_page_parse(set->conv, req, cxt);
+		set->pages++;
+		set->rows_read += tc_page_nitems(page);
+		list->next = page;
+		list->next_cxt = cxt;
+		tc_list_examine(set, list, page, req->what);
+	}
+	else
+	{
+		bool		found = tc_api_check_answer(req, true, set->opts);
+
+		tc_page_set_detail(list->current, rr->item, req, found);
+		set->details_fetched++;
+	}
+	if (req->body)
+		pfree(req->body);
+	req->body = NULL;
+	return true;
+}
+
+/* tc_http_run's work: convert the current pages while the requests travel. */
+static bool
+tc_listset_work(void *arg)
+{
+	TcListSet  *set = (TcListSet *) arg;
+	int			i;
+
+	for (i = 0; i < set->nlists; i++)
+	{
+		TcList	   *list = set->lists[i];
+
+		if (list->current != NULL &&
+			!tc_page_convert(set->conv, list->current, TC_CONVERT_SLICE, &set->out))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * One round: ask for the next page of every list that has one and for the
+ * details of the current pages' rows; convert the current pages meanwhile
+ * (after the details, when there are details).  Afterwards the pages that
+ * arrived become current.  Sets set->done when no list has anything left.
+ */
+static void
+tc_listset_round(TcListSet *set)
+{
+	MemoryContext oldcxt;
+	TcHttpRequest *reqs;
+	int			nreqs = 0;
+	int			cap = 0;
+	int			i;
+	int			j;
+
+	MemoryContextReset(set->outcxt);
+	memset(&set->out, 0, sizeof(set->out));
+	set->out.cxt = set->outcxt;
+	set->out_pos = 0;
+	MemoryContextReset(set->roundcxt);
+	oldcxt = MemoryContextSwitchTo(set->roundcxt);
+
+	for (i = 0; i < set->nlists; i++)
+	{
+		TcList	   *list = set->lists[i];
+
+		cap += 1;
+		if (set->details && list->current != NULL)
+			cap += tc_page_nitems(list->current);
+	}
+	reqs = palloc0(sizeof(TcHttpRequest) * Max(cap, 1));
+	set->round = palloc0(sizeof(TcRoundReq) * Max(cap, 1));
+
+	for (i = 0; i < set->nlists; i++)
+	{
+		TcList	   *list = set->lists[i];
+
+		if (!list->finished && set->row_limit > 0 && set->rows_read >= set->row_limit)
+			list->finished = true;	/* a LIMIT has all it takes */
+		if (!list->finished)
+		{
+			const char *cursor = list->cursor;
+
+			if (!list->started && list->spec.has_hi)
+				cursor = tc_format_cursor(list->spec.hi);
+			tc_api_list_request(set->opts, set->page_limit, list->spec.filters,
+								cursor, &reqs[nreqs]);
+			reqs[nreqs].index = nreqs;
+			set->round[nreqs].list = list;
+			set->round[nreqs].item = -1;
+			nreqs++;
+			list->started = true;
+			list->finished = true;	/* until its answer names a next page */
+		}
+		if (set->details && list->current != NULL)
+		{
+			for (j = 0; j < tc_page_nitems(list->current); j++)
+			{
+				const char *id;
+				char		normalized[TC_ID_BUFSIZE];
+
+				if (tc_page_skipped(list->current, j))
+					continue;
+				id = tc_page_item_string(list->current, j, "id");
+				if (id == NULL || !tc_api_normalize_id(id, normalized))
+					continue;	/* no detail to fetch: the list's fields */
+				tc_api_lookup_request(set->opts, normalized, &reqs[nreqs]);
+				reqs[nreqs].index = nreqs;
+				set->round[nreqs].list = list;
+				set->round[nreqs].item = j;
+				nreqs++;
+			}
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	if (nreqs > 0)
+		tc_require_api_key(set->opts);
+	tc_http_run(reqs, nreqs, set->opts, set->stats, tc_listset_done,
+				set->details ? NULL : tc_listset_work, set);
+	if (set->details)
+		while (tc_listset_work(set))
+			CHECK_FOR_INTERRUPTS();
+
+	/* the converted pages go, the pages that arrived are next */
+	set->done = true;
+	for (i = 0; i < set->nlists; i++)
+	{
+		TcList	   *list = set->lists[i];
+
+		if (list->current_cxt != NULL)
+			MemoryContextDelete(list->current_cxt);
+		list->current = list->next;
+		list->current_cxt = list->next_cxt;
+		list->next = NULL;
+		list->next_cxt = NULL;
+		if (list->current != NULL || !list->finished)
+			set->done = false;
+	}
+}
+
+/*
+ * tc_listset_next
+ *		The next row of the set's lists, in the set's row context (valid
+ *		until the next call), or NULL when every list is read.
+ */
+HeapTuple
+tc_listset_next(TcListSet *set)
+{
+	while (set->out_pos >= set->out.ntuples)
+	{
+		if (set->done)
+			return NULL;
+		tc_listset_round(set);
+	}
+	return set->out.tuples[set->out_pos++];
+}
+
+/*
+ * tc_listset_pages, tc_listset_details
+ *		Pages read and details fetched so far, for EXPLAIN ANALYZE.
+ */
+int64
+tc_listset_pages(const TcListSet *set)
+{
+	return set->pages;
+}
+
+int64
+tc_listset_details(const TcListSet *set)
+{
+	return set->details_fetched;
+}
+
+/* ------------------------------------------------------------------------
+ * Checks of a page, as it arrives
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * An ERROR if this pass has been given list->cursor before: the pages would
+ * then go round for ever.  Every cursor of the first TC_CURSORS_REMEMBERED
+ * pages is remembered (as a fingerprint), so any repetition is caught at
+ * once; Brent's algorithm catches a cycle that starts later still.
+ */
+static void
+tc_list_check_cursor(TcList *list, const char *what)
+{
+	uint64		fp = hash_bytes_extended((const unsigned char *) list->cursor,
+										 (int) strlen(list->cursor), 0);
+	bool		repeated = false;
+
+	if (hash_get_num_entries(list->seen) < TC_CURSORS_REMEMBERED)
+		(void) hash_search(list->seen, &fp, HASH_ENTER, &repeated);
+	else
+		repeated = hash_search(list->seen, &fp, HASH_FIND, NULL) != NULL;
+
+	if (list->brent_have && fp == list->brent_saved)
+		repeated = true;
+	if (++list->brent_steps >= list->brent_power)
+	{
+		list->brent_have = true;
+		list->brent_saved = fp;
+		list->brent_power *= 2;
+		list->brent_steps = 0;
+	}
+
+	if (repeated)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid answer to %s", what),
+				 errdetail("Its \"next_cursor\" was already given earlier in this scan: the pages go round in a cycle.")));
+}
+
+/* The ERROR of a row that breaks the list's newest-first order. */
+pg_noreturn static void
+tc_order_error(const char *what, TimestampTz row, TimestampTz before,
+			   bool after_cursor)
+{
+	if (after_cursor)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("the TopCalls API did not answer %s in the documented order", what),
+				 errdetail("A row created at %s came in a list asked to start at %s, and the list is newest first.",
+						   timestamptz_to_str(row), timestamptz_to_str(before)),
+				 errhint("Set the foreign table option time_pushdown to false to read the whole list and filter it locally.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("the TopCalls API did not answer %s in the documented order", what),
+			 errdetail("A row created at %s came after one created at %s, and the list is newest first.",
+					   timestamptz_to_str(row), timestamptz_to_str(before)),
+			 errhint("Set the foreign table option time_pushdown to false to read the whole list and filter it locally.")));
+}
+
+/* Has the list returned the row id before?  Remembers it if not. */
+static bool
+tc_list_repeat(TcList *list, TimestampTz ts, const char *id)
+{
+	char		key[TC_ID_BUFSIZE];
+	int			i;
+
+	if (!tc_api_normalize_id(id, key))
+		return false;			/* not an id we can compare: keep the row */
+
+	if (list->all_ids != NULL)
+	{
+		bool		found;
+
+		(void) hash_search(list->all_ids, key, HASH_ENTER, &found);
+		return found;
+	}
+
+	if (!list->have_last || ts < list->last_ts)
+		list->ngroup = 0;		/* an older timestamp: a new group */
+	for (i = 0; i < list->ngroup; i++)
+	{
+		if (strcmp(list->group[i], key) == 0)
+			return true;
+	}
+	if (list->ngroup >= list->group_cap)
+	{
+		list->group_cap *= 2;
+		list->group = repalloc(list->group, TC_ID_BUFSIZE * list->group_cap);
+	}
+	strlcpy(list->group[list->ngroup++], key, TC_ID_BUFSIZE);
+	return false;
+}
+
+/*
+ * A page has arrived: check its cursor and, for a newest-first list, the
+ * order of its rows; drop the rows returned before and those past the lower
+ * time bound (which ends the list); learn the next page's cursor.
+ */
+static void
+tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
+				const char *what)
+{
+	const char *order_field = set->resource->order_field;
+	const char *next_cursor = tc_page_next_cursor(page);
+	int			n = tc_page_nitems(page);
+	bool		stop = false;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		const char *ts_text;
+		const char *id;
+		TimestampTz ts;
+
+		if (stop)
+		{
+			tc_page_skip(page, i);
+			continue;
+		}
+		if (order_field == NULL)
+			continue;
+		ts_text = tc_page_item_string(page, i, order_field);
+		if (ts_text == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid answer to %s", what),
+					 errdetail("A row has no \"%s\" string.", order_field)));
+		ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													 CStringGetDatum(ts_text),
+													 ObjectIdGetDatum(InvalidOid),
+													 Int32GetDatum(-1)));
+		if (set->ordered)
+		{
+			if (list->spec.has_hi && ts > list->spec.hi)
+				tc_order_error(what, ts, list->spec.hi, true);
+			if (list->have_last && ts > list->last_ts)
+				tc_order_error(what, ts, list->last_ts, false);
+		}
+		id = tc_page_item_string(page, i, "id");
+		if (id != NULL && tc_list_repeat(list, ts, id))
+			tc_page_skip(page, i);
+		else if (set->ordered && list->spec.has_lo &&
+				 (ts < list->spec.lo || (list->spec.lo_strict && ts == list->spec.lo)))
+		{
+			/* older than the lower bound: so is everything after it */
+			tc_page_skip(page, i);
+			stop = true;
+		}
+		list->have_last = true;
+		list->last_ts = ts;
+	}
+
+	list->cursor = NULL;
+	if (next_cursor != NULL && !stop)
+	{
+		list->cursor = MemoryContextStrdup(list->cxt, next_cursor);
+		tc_list_check_cursor(list, what);
+		if (n > 0)
+			list->empty_run = 0;
+		else if (++list->empty_run >= TC_MAX_EMPTY_PAGES)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid answer to %s", what),
+					 errdetail("The last %d pages had no rows, yet each named a next page: the list would never end.",
+							   TC_MAX_EMPTY_PAGES)));
+		list->finished = false;
+	}
+}
