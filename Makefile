@@ -27,7 +27,7 @@ SHLIB_LINK = $(shell pkg-config --libs json-c libcurl)
 #   TC_TLS_URL    the TLS stand-in, e.g. https://localhost:8788
 #   TC_CA_FILE    the TLS stand-in's certificate
 # `eval "$(bash test/standin.sh start)"` starts both and sets them.
-REGRESS = setup options lookup list convert errors explain import volume planner plans rescan faults security
+REGRESS = setup options lookup list convert errors explain import volume planner plans rescan calls resources faults security
 REGRESS_OPTS = --load-extension=topcalls_fdw
 
 # Warnings: -Wall (as PGXS sets it) and -Wextra, minus the ones PostgreSQL's

@@ -152,18 +152,16 @@ tc_api_list_request(const TcOptions *opts, int limit, List *filters,
 	const TcResource *r = tc_resource_get(opts->resource);
 	StringInfoData path;
 	StringInfoData shown;
-	ListCell   *lc;
+	int			i;
 
 	initStringInfo(&path);
 	initStringInfo(&shown);
 	appendStringInfo(&path, "%s?limit=%d", r->list_path, limit);
-	foreach(lc, filters)
+	for (i = 0; i + 1 < list_length(filters); i += 2)
 	{
-		const char *name = (const char *) lfirst(lc);
-		const char *value;
+		const char *name = (const char *) list_nth(filters, i);
+		const char *value = (const char *) list_nth(filters, i + 1);
 
-		lc = lnext(filters, lc);
-		value = (const char *) lfirst(lc);
 		appendStringInfo(&path, "&%s=", name);
 		tc_append_urlencoded(&path, value);
 		appendStringInfo(&shown, "%s%s=%s", shown.len > 0 ? ", " : "", name, value);

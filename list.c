@@ -504,21 +504,25 @@ tc_list_check_cursor(TcList *list, const char *what)
 
 /* The ERROR of a row that breaks the list's newest-first order. */
 pg_noreturn static void
-tc_order_error(const char *what, TimestampTz row, TimestampTz before,
+tc_order_error(const char *what, TimestampTz row_ts, TimestampTz before_ts,
 			   bool after_cursor)
 {
+	/* timestamptz_to_str returns a static buffer: copy each */
+	char	   *row = pstrdup(timestamptz_to_str(row_ts));
+	char	   *before = pstrdup(timestamptz_to_str(before_ts));
+
 	if (after_cursor)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("the TopCalls API did not answer %s in the documented order", what),
 				 errdetail("A row created at %s came in a list asked to start at %s, and the list is newest first.",
-						   timestamptz_to_str(row), timestamptz_to_str(before)),
+						   row, before),
 				 errhint("Set the foreign table option time_pushdown to false to read the whole list and filter it locally.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg("the TopCalls API did not answer %s in the documented order", what),
 			 errdetail("A row created at %s came after one created at %s, and the list is newest first.",
-					   timestamptz_to_str(row), timestamptz_to_str(before)),
+					   row, before),
 			 errhint("Set the foreign table option time_pushdown to false to read the whole list and filter it locally.")));
 }
 
