@@ -34,8 +34,7 @@ REGRESS_OPTS = --load-extension=topcalls_fdw
 # own headers and macros trigger: unused parameters of callbacks, signed and
 # unsigned comparisons in inline functions, partial initializers, and
 # PG_TRY's own variables "clobbered" by its longjmp.
-PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-sign-compare \
-	-Wno-missing-field-initializers -Wno-clobbered
+PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-clobbered
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -109,7 +109,9 @@ tc_api_set_target(const TcOptions *opts, StringInfo path, TcHttpRequest *req)
 {
 	memset(req, 0, sizeof(*req));
 	req->url = psprintf("%s%s", opts->base_url, path->data);
-	req->what = psprintf("GET %s%s", tc_base_path(opts), path->data);
+	/* a cursor comes from outside: clip what messages quote of it */
+	req->what = tc_shorten(psprintf("GET %s%s", tc_base_path(opts), path->data),
+						   TC_WHAT_LEN);
 	pfree(path->data);
 }
 
@@ -214,7 +216,7 @@ tc_excerpt(const char *s, size_t len, size_t maxlen)
 
 	initStringInfo(&buf);
 	if (truncated)
-		len = keep_utf8 ? pg_mbcliplen(s, len, maxlen) : maxlen;
+		len = keep_utf8 ? (size_t) pg_mbcliplen(s, (int) len, (int) maxlen) : maxlen;
 	for (i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) s[i];
@@ -302,7 +304,7 @@ tc_scan_string(TcJsonScan *sc)
 		if (c == '"')
 			return true;
 		if (c < 0x20)
-			return tc_scan_fail(sc, "a string contains a raw control character");
+			return tc_scan_fail(sc, gettext_noop("A string in the body contains a raw control character."));
 		if (c == '\\')
 		{
 			if (sc->p >= sc->end)
@@ -313,27 +315,27 @@ tc_scan_string(TcJsonScan *sc)
 				int			cp;
 
 				if (!tc_scan_hex4(sc, &cp))
-					return tc_scan_fail(sc, "a \\u escape is not followed by four hex digits");
+					return tc_scan_fail(sc, gettext_noop("A \\u escape in the body is not followed by four hex digits."));
 				if (cp >= 0xDC00 && cp <= 0xDFFF)
-					return tc_scan_fail(sc, "a string contains an unpaired UTF-16 surrogate escape");
+					return tc_scan_fail(sc, gettext_noop("A string in the body contains an unpaired UTF-16 surrogate escape."));
 				if (cp >= 0xD800 && cp <= 0xDBFF)
 				{
 					int			low;
 
 					if (sc->end - sc->p < 2 || sc->p[0] != '\\' || sc->p[1] != 'u')
-						return tc_scan_fail(sc, "a string contains an unpaired UTF-16 surrogate escape");
+						return tc_scan_fail(sc, gettext_noop("A string in the body contains an unpaired UTF-16 surrogate escape."));
 					sc->p += 2;
 					if (!tc_scan_hex4(sc, &low))
-						return tc_scan_fail(sc, "a \\u escape is not followed by four hex digits");
+						return tc_scan_fail(sc, gettext_noop("A \\u escape in the body is not followed by four hex digits."));
 					if (low < 0xDC00 || low > 0xDFFF)
-						return tc_scan_fail(sc, "a string contains an unpaired UTF-16 surrogate escape");
+						return tc_scan_fail(sc, gettext_noop("A string in the body contains an unpaired UTF-16 surrogate escape."));
 				}
 			}
 			else if (strchr("\"\\/bfnrt", c) == NULL)
-				return tc_scan_fail(sc, "a string contains an invalid escape");
+				return tc_scan_fail(sc, gettext_noop("A string in the body contains an invalid escape."));
 		}
 	}
-	return tc_scan_fail(sc, "a string is not terminated");
+	return tc_scan_fail(sc, gettext_noop("A string in the body is not terminated."));
 }
 
 static bool
@@ -377,13 +379,13 @@ tc_scan_number(TcJsonScan *sc)
 	if (sc->p < sc->end && *sc->p == '0')
 		sc->p++;
 	else if (!tc_scan_digits(sc))
-		return tc_scan_fail(sc, "a number is malformed");
+		return tc_scan_fail(sc, gettext_noop("A number in the body is malformed."));
 	if (sc->p < sc->end && *sc->p == '.')
 	{
 		integer = false;
 		sc->p++;
 		if (!tc_scan_digits(sc))
-			return tc_scan_fail(sc, "a number is malformed");
+			return tc_scan_fail(sc, gettext_noop("A number in the body is malformed."));
 	}
 	if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E'))
 	{
@@ -392,10 +394,10 @@ tc_scan_number(TcJsonScan *sc)
 		if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
 			sc->p++;
 		if (!tc_scan_digits(sc))
-			return tc_scan_fail(sc, "a number is malformed");
+			return tc_scan_fail(sc, gettext_noop("A number in the body is malformed."));
 	}
 	if (integer && !tc_integer_fits(start, sc->p))
-		return tc_scan_fail(sc, "an integer does not fit in 64 bits");
+		return tc_scan_fail(sc, gettext_noop("An integer in the body does not fit in 64 bits."));
 	return true;
 }
 
@@ -405,7 +407,7 @@ tc_scan_literal(TcJsonScan *sc, const char *word)
 	size_t		len = strlen(word);
 
 	if ((size_t) (sc->end - sc->p) < len || memcmp(sc->p, word, len) != 0)
-		return tc_scan_fail(sc, "an unexpected character was found");
+		return tc_scan_fail(sc, gettext_noop("The body contains an unexpected character."));
 	sc->p += len;
 	return true;
 }
@@ -415,9 +417,9 @@ static bool
 tc_scan_container(TcJsonScan *sc, char close, bool is_object)
 {
 	if (++sc->depth > TC_JSON_MAX_DEPTH)
-		return tc_scan_fail(sc, "the nesting is too deep");
+		return tc_scan_fail(sc, gettext_noop("The body's nesting is too deep."));
 	if (++sc->containers > TC_JSON_MAX_CONTAINERS)
-		return tc_scan_fail(sc, "it holds too many objects and arrays");
+		return tc_scan_fail(sc, gettext_noop("The body holds too many objects and arrays."));
 	sc->p++;
 	tc_scan_ws(sc);
 	if (sc->p < sc->end && *sc->p == close)
@@ -432,12 +434,12 @@ tc_scan_container(TcJsonScan *sc, char close, bool is_object)
 		if (is_object)
 		{
 			if (sc->p >= sc->end || *sc->p != '"')
-				return tc_scan_fail(sc, "an object key is not a double-quoted string");
+				return tc_scan_fail(sc, gettext_noop("An object key in the body is not a double-quoted string."));
 			if (!tc_scan_string(sc))
 				return false;
 			tc_scan_ws(sc);
 			if (sc->p >= sc->end || *sc->p != ':')
-				return tc_scan_fail(sc, "an object key is not followed by a colon");
+				return tc_scan_fail(sc, gettext_noop("An object key in the body is not followed by a colon."));
 			sc->p++;
 		}
 		if (!tc_scan_value(sc))
@@ -454,8 +456,8 @@ tc_scan_container(TcJsonScan *sc, char close, bool is_object)
 			sc->depth--;
 			return true;
 		}
-		return tc_scan_fail(sc, sc->p >= sc->end ? "the JSON text ends too early" :
-							"an unexpected character was found");
+		return tc_scan_fail(sc, sc->p >= sc->end ? gettext_noop("The JSON text ends too early.") :
+							gettext_noop("The body contains an unexpected character."));
 	}
 }
 
@@ -463,10 +465,10 @@ static bool
 tc_scan_value(TcJsonScan *sc)
 {
 	if (++sc->values > TC_JSON_MAX_VALUES)
-		return tc_scan_fail(sc, "it holds too many values");
+		return tc_scan_fail(sc, gettext_noop("The body holds too many values."));
 	tc_scan_ws(sc);
 	if (sc->p >= sc->end)
-		return tc_scan_fail(sc, "the JSON text ends too early");
+		return tc_scan_fail(sc, gettext_noop("The JSON text ends too early."));
 	switch (*sc->p)
 	{
 		case '{':
@@ -484,7 +486,7 @@ tc_scan_value(TcJsonScan *sc)
 		default:
 			if (*sc->p == '-' || isdigit((unsigned char) *sc->p))
 				return tc_scan_number(sc);
-			return tc_scan_fail(sc, "an unexpected character was found");
+			return tc_scan_fail(sc, gettext_noop("The body contains an unexpected character."));
 	}
 }
 
@@ -508,7 +510,7 @@ tc_json_is_strict(const char *body, size_t len, const char **error)
 	tc_scan_ws(&sc);
 	if (sc.p != sc.end)
 	{
-		*error = "there is more text after the JSON value";
+		*error = gettext_noop("There is more text after the JSON value.");
 		return false;
 	}
 	return true;
@@ -531,17 +533,17 @@ tc_parse_json(const char *body, size_t len, const char **error)
 	*error = NULL;
 	if (len == 0)
 	{
-		*error = "the body is empty";
+		*error = gettext_noop("The body is empty.");
 		return NULL;
 	}
 	if (len > INT_MAX)
 	{
-		*error = "the body is too large to parse";
+		*error = gettext_noop("The body is too large to parse.");
 		return NULL;
 	}
 	if (memchr(body, '\0', len) != NULL)
 	{
-		*error = "the body contains a NUL byte";
+		*error = gettext_noop("The body contains a NUL byte.");
 		return NULL;
 	}
 	if (!tc_json_is_strict(body, len, error))
@@ -553,14 +555,14 @@ tc_parse_json(const char *body, size_t len, const char **error)
 	 */
 	if (!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
 	{
-		*error = "invalid utf-8 string";
+		*error = gettext_noop("The body is not valid UTF-8.");
 		return NULL;
 	}
 
 	tok = json_tokener_new_ex(TC_JSON_MAX_DEPTH);
 	if (tok == NULL)
 	{
-		*error = "out of memory";
+		*error = gettext_noop("There was not enough memory to parse the body.");
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -571,12 +573,12 @@ tc_parse_json(const char *body, size_t len, const char **error)
 
 	if (jerr == json_tokener_continue)
 	{
-		*error = "the JSON text ends too early";
+		*error = gettext_noop("The JSON text ends too early.");
 		return NULL;
 	}
 	if (jerr != json_tokener_success)
 	{
-		*error = json_tokener_error_desc(jerr);
+		*error = gettext_noop("json-c refused the body.");
 		return NULL;
 	}
 	for (; end < len; end++)
@@ -584,7 +586,7 @@ tc_parse_json(const char *body, size_t len, const char **error)
 		if (!isspace((unsigned char) body[end]))
 		{
 			json_object_put(root);
-			*error = "there is more text after the JSON value";
+			*error = gettext_noop("There is more text after the JSON value.");
 			return NULL;
 		}
 	}
@@ -608,8 +610,7 @@ tc_api_parse(const TcHttpRequest *req)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid JSON in the answer to %s", req->what),
-				 errdetail("The body of the HTTP %ld answer is not valid JSON: %s.",
-						   req->status, error)));
+				 errdetail("%s", _(error))));
 	return root;
 }
 
@@ -658,8 +659,9 @@ tc_problem_read(const TcHttpRequest *req, char **title, char **detail,
 
 /*
  * Is this 404 the API's own "no such object"?  Only then is a lookup's 404
- * no row: the answer must be a JSON object in the problem+json form the API
- * sends for its errors, carrying "status": 404.  A proxy's HTML page, an
+ * no row: the answer must be JSON (application/problem+json, or
+ * application/json) in the problem+json form the API sends for its errors:
+ * an object with "status": 404 and a "title" string.  A proxy's HTML page, an
  * empty body, or JSON of another shape (a web server's 404 for a path that
  * is not the API's, say after a wrong base_url) is an error instead, so that
  * a misconfiguration cannot silently empty every lookup and join.
@@ -671,8 +673,12 @@ tc_is_api_not_found(const TcHttpRequest *req)
 	char	   *detail;
 	int64		status;
 
-	return req->status == 404 &&
-		tc_problem_read(req, &title, &detail, &status) && status == 404;
+	if (req->status != 404 || req->content_type == NULL ||
+		(pg_strncasecmp(req->content_type, "application/problem+json", 24) != 0 &&
+		 pg_strncasecmp(req->content_type, "application/json", 16) != 0))
+		return false;
+	return tc_problem_read(req, &title, &detail, &status) &&
+		status == 404 && title != NULL;
 }
 
 /*
@@ -727,6 +733,23 @@ tc_errdetail_answer(const TcHttpRequest *req, const TcOptions *opts)
 }
 
 /*
+ * errdetail for a transfer that gave no usable answer: the low-speed
+ * guard's verdict, or libcurl's reason.  For use inside ereport().
+ */
+static int
+tc_errdetail_transfer(const TcHttpRequest *req, const TcOptions *opts)
+{
+	if (req->too_slow)
+		return errdetail_plural("The answer arrived too slowly: fewer than %ld bytes came in the last %ld second.",
+								"The answer arrived too slowly: fewer than %ld bytes came in the last %ld seconds.",
+								req->slow_window_s,
+								req->slow_min_bytes, req->slow_window_s);
+	if (req->error != NULL)
+		return errdetail("The transfer failed: %s.", tc_redact(req->error, opts));
+	return errdetail("The transfer failed, and libcurl gave no reason.");
+}
+
+/*
  * The SQLSTATE of an HTTP error answer: applications can tell an
  * authentication or authorization problem from an outage.
  */
@@ -758,8 +781,8 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 		if (req->too_large)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the answer to %s is larger than max_response_bytes (" INT64_FORMAT " bytes)",
-							req->what, opts->max_response_bytes),
+					 errmsg("the answer to %s is larger than max_response_bytes (%lld bytes)",
+							req->what, (long long) opts->max_response_bytes),
 					 errhint("Raise the server option max_response_bytes if the answer is expected to be this large.")));
 		if (req->connect_failed)
 			ereport(ERROR,
@@ -769,8 +792,7 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 								   "could not connect to the TopCalls API for %s after %d attempts",
 								   n, req->what, n) :
 					 errmsg("could not connect to the TopCalls API for %s", req->what),
-					 errdetail("The transfer failed: %s.",
-							   req->error ? tc_redact(req->error, opts) : "unknown error")));
+					 tc_errdetail_transfer(req, opts)));
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 n > 1 ?
@@ -778,8 +800,7 @@ tc_api_check_answer(const TcHttpRequest *req, bool lookup, const TcOptions *opts
 							   "request %s to the TopCalls API failed after %d attempts",
 							   n, req->what, n) :
 				 errmsg("request %s to the TopCalls API failed", req->what),
-				 errdetail("The transfer failed: %s.",
-						   req->error ? tc_redact(req->error, opts) : "unknown error")));
+				 tc_errdetail_transfer(req, opts)));
 	}
 
 	if (req->status >= 200 && req->status < 300)

@@ -585,6 +585,13 @@ tc_page_parse(TcConverter *conv, const TcHttpRequest *req, MemoryContext cxt)
 	if (data != root &&
 		json_object_object_get_ex(root, "next_cursor", &cursor) && cursor != NULL)
 	{
+		if (json_object_is_type(cursor, json_type_string) &&
+			json_object_get_string_len(cursor) > TC_CURSOR_MAX_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid answer to %s", req->what),
+					 errdetail("Its \"next_cursor\" is longer than %d bytes.",
+							   TC_CURSOR_MAX_LEN)));
 		if (!json_object_is_type(cursor, json_type_string) ||
 			json_object_get_string_len(cursor) == 0)
 			ereport(ERROR,

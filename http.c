@@ -193,6 +193,7 @@ typedef struct TcRun
 
 /* Per-backend libcurl state, created on first use. */
 static bool tc_curl_initialized = false;
+static bool tc_quick_exit = false;	/* the libcurl loaded has QUICK_EXIT */
 static bool tc_callbacks_registered = false;
 static CURLM *tc_multi = NULL;
 static CURLSH *tc_share = NULL;
@@ -205,8 +206,9 @@ static dlist_head tc_runs = DLIST_STATIC_INIT(tc_runs);
 /*
  * File descriptors claimed from fd.c for libcurl, so that the backend's own
  * file cache leaves room for them.  A transfer slot costs TC_FDS_PER_SLOT:
- * its connection's socket, and the socket pair of libcurl's resolver thread
- * while a name is being looked up.  The multi handle itself holds
+ * its connection's socket (two while happy eyeballs tries IPv6 and IPv4
+ * at once), and the socket pair of libcurl's resolver thread while a name is
+ * being looked up.  The multi handle itself holds
  * TC_FDS_MULTI (its wakeup socket pair).  The first slot and the multi
  * handle are reserved unconditionally (ReserveExternalFD), so that a query
  * can always run; every further slot must be granted by AcquireExternalFD,
@@ -215,7 +217,7 @@ static dlist_head tc_runs = DLIST_STATIC_INIT(tc_runs);
  * connections stay open between runs, and are given back when the
  * connections are forgotten.  Never touched inside a curl callback.
  */
-#define TC_FDS_PER_SLOT			3
+#define TC_FDS_PER_SLOT			4
 #define TC_FDS_MULTI			2
 static int	tc_claimed_fds = 0;
 
@@ -369,6 +371,8 @@ tc_http_setup(void)
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("could not initialize libcurl: %s",
 							curl_easy_strerror(rc))));
+		/* the library loaded may be older than the headers built with */
+		tc_quick_exit = curl_version_info(CURLVERSION_NOW)->version_num >= 0x075700;
 		tc_curl_initialized = true;
 	}
 
@@ -733,6 +737,7 @@ tc_run_prepare(TcRun *run, const TcOptions *opts)
 		req->transport_failed = false;
 		req->connect_failed = false;
 		req->too_large = false;
+		req->too_slow = false;
 		req->error = NULL;
 		req->priv = NULL;
 	}
@@ -923,7 +928,7 @@ tc_multi_perform(int *running)
 static void
 tc_check_postmaster(void)
 {
-	if (!PostmasterIsAlive())
+	if (IsUnderPostmaster && !PostmasterIsAlive())
 		proc_exit(1);
 }
 
@@ -1046,7 +1051,8 @@ tc_set_options(TcRun *run, TcSlot *slot, CURL *easy, const TcHttpRequest *req)
 	 * Older libcurl has no such option: see the README.
 	 */
 #if LIBCURL_VERSION_NUM >= 0x075700
-	TC_SETOPT(easy, CURLOPT_QUICK_EXIT, 1L);
+	if (tc_quick_exit)
+		TC_SETOPT(easy, CURLOPT_QUICK_EXIT, 1L);
 #endif
 
 	/*
@@ -1227,6 +1233,7 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 	char	   *body;
 	size_t		body_len;
 	bool		too_large;
+	bool		slot_too_slow;
 	bool		retryable;
 	TimestampTz now;
 
@@ -1247,12 +1254,9 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 
 	if (slot->too_slow)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(run->bodycxt);
-
-		errtext = psprintf("the answer arrived too slowly, fewer than %ld bytes received in the last %ld s",
-						   (long) TC_LOW_SPEED_LIMIT * run->low_speed_time,
-						   run->low_speed_time);
-		MemoryContextSwitchTo(oldcxt);
+		/* api.c words it from these */
+		req->slow_window_s = run->low_speed_time;
+		req->slow_min_bytes = (long) TC_LOW_SPEED_LIMIT * run->low_speed_time;
 	}
 	else if (rc != CURLE_OK && !slot->too_large)
 	{
@@ -1269,6 +1273,7 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 	body = slot->buf;
 	body_len = slot->len;
 	too_large = slot->too_large;
+	slot_too_slow = slot->too_slow;
 	slot->buf = NULL;
 	run->stats->bytes_received += body_len;
 
@@ -1351,16 +1356,9 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 		status = 0;
 		req->transport_failed = true;
 		req->too_large = too_large;
+		req->too_slow = slot_too_slow;
 		req->connect_failed = !too_large &&
 			tc_is_connect_failure(rc, pretransfer_us == 0);
-		if (too_large)
-		{
-			MemoryContext oldcxt = MemoryContextSwitchTo(run->bodycxt);
-
-			errtext = psprintf("response body exceeds max_response_bytes (" INT64_FORMAT " bytes)",
-							   run->max_bytes);
-			MemoryContextSwitchTo(oldcxt);
-		}
 	}
 	if (body == NULL)
 		body = MemoryContextAllocZero(run->bodycxt, 1);

@@ -257,8 +257,8 @@ tc_parse_bytes(const TcOptionDef *def, const char *value)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
-				 errdetail("The value must be a number of bytes from 1024 to " INT64_FORMAT ".",
-						   (int64) MaxAllocSize)));
+				 errdetail("The value must be a number of bytes from 1024 to %lld.",
+						   (long long) MaxAllocSize)));
 	return result;
 }
 
@@ -524,7 +524,7 @@ tc_require_api_key(const TcOptions *opts)
 	if (!OidIsValid(opts->umid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("user mapping not found for user \"%s\" and server \"%s\"",
+				 errmsg("user mapping not found for user \"%s\", server \"%s\"",
 						GetUserNameFromId(opts->userid, false), opts->servername),
 				 errhint("Create one with CREATE USER MAPPING FOR %s SERVER %s OPTIONS (api_key '...').",
 						 quote_identifier(GetUserNameFromId(opts->userid, false)),

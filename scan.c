@@ -192,13 +192,14 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 	{
 		/*
 		 * Keep the rows for a replay from the start when a rescan is to be
-		 * expected: the executor says so (EXEC_FLAG_REWIND), or the plan
-		 * depends on values from outside it (a nested loop's or a
-		 * correlated subquery's parameters), which change from one rescan
-		 * to the next.  Otherwise the first rescan starts keeping them.
+		 * expected: the executor says so (EXEC_FLAG_REWIND), or the planner
+		 * saw that the scan depends on a nested loop's or a correlated
+		 * subquery's parameters, which change from one rescan to the next
+		 * (an initplan's output does not count: it is computed once).
+		 * Otherwise the first rescan starts keeping them.
 		 */
 		state->keep_rows = (eflags & EXEC_FLAG_REWIND) != 0 ||
-			!bms_is_empty(fsplan->scan.plan.extParam);
+			intVal(list_nth(fsplan->fdw_private, TC_PRIV_RESCANS)) != 0;
 	}
 }
 
@@ -910,7 +911,7 @@ tcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	bool		details = intVal(list_nth(fsplan->fdw_private, TC_PRIV_DETAILS)) != 0;
 	List	   *kinds = (List *) list_nth(fsplan->fdw_private, TC_PRIV_EXPR_KINDS);
 
-	tc_get_options(RelationGetRelid(rel), GetUserId(), &opts);
+	tc_get_options(RelationGetRelid(rel), tc_scan_userid(node), &opts);
 	resource = tc_resource_get(opts.resource);
 	ExplainPropertyText("TopCalls Request",
 						lookup ? tc_api_lookup_summary(&opts) :

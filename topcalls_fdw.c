@@ -20,6 +20,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -48,6 +49,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/sampling.h"
+#include "utils/typcache.h"
 
 #include "compat.h"
 #include "topcalls_fdw.h"
@@ -89,8 +91,8 @@ static List *tcImportForeignSchema(ImportForeignSchemaStmt *stmt,
 
 /*
  * _PG_init
- *		Library load.  Only catalog callbacks here: curl is initialised lazily by http.c in the
- * backend, never in the postmaster.
+ *		Library load.  Only catalog callbacks are registered here: curl is
+ *		initialised lazily by http.c in the backend, never in the postmaster.
  */
 void
 _PG_init(void)
@@ -229,7 +231,7 @@ tc_is_column(Node *node, Index relid, AttrNumber attnum)
 	while (node && IsA(node, RelabelType))
 		node = (Node *) ((RelabelType *) node)->arg;
 	return attnum != 0 && node && IsA(node, Var) &&
-		((Var *) node)->varno == relid &&
+		(Index) ((Var *) node)->varno == relid &&
 		((Var *) node)->varattno == attnum &&
 		((Var *) node)->varlevelsup == 0;
 }
@@ -364,7 +366,8 @@ tc_time_clause(PlannerInfo *root, Expr *clause, Index relid, AttrNumber attnum,
 			   TcPushable *p)
 {
 	OpExpr	   *op;
-	RegProcedure fn;
+	TypeCacheEntry *tc;
+	int			strategy;
 	Node	   *left;
 	Node	   *right;
 	bool		col_left;
@@ -385,14 +388,21 @@ tc_time_clause(PlannerInfo *root, Expr *clause, Index relid, AttrNumber attnum,
 	else
 		return false;
 
-	fn = get_opcode(op->opno);
-	if (fn == F_TIMESTAMPTZ_GE || fn == F_TIMESTAMPTZ_GT)
+	/*
+	 * The operator must be one of timestamptz's own comparisons: its
+	 * strategy in the type's btree family, with timestamptz on both sides.
+	 */
+	if (exprType(left) != TIMESTAMPTZOID || exprType(right) != TIMESTAMPTZOID)
+		return false;
+	tc = lookup_type_cache(TIMESTAMPTZOID, TYPECACHE_BTREE_OPFAMILY);
+	strategy = get_op_opfamily_strategy(op->opno, tc->btree_opf);
+	if (strategy == BTGreaterEqualStrategyNumber || strategy == BTGreaterStrategyNumber)
 		lower = col_left;		/* col >= v: a lower bound */
-	else if (fn == F_TIMESTAMPTZ_LE || fn == F_TIMESTAMPTZ_LT)
+	else if (strategy == BTLessEqualStrategyNumber || strategy == BTLessStrategyNumber)
 		lower = !col_left;		/* col <= v: an upper bound */
 	else
 		return false;
-	strict = (fn == F_TIMESTAMPTZ_GT || fn == F_TIMESTAMPTZ_LT);
+	strict = (strategy == BTGreaterStrategyNumber || strategy == BTLessStrategyNumber);
 
 	p->kind = lower ? TC_EXPR_TIME_LO : TC_EXPR_TIME_HI;
 	p->arg = 0;
@@ -731,9 +741,19 @@ tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
 
 	ppi = get_baserel_parampathinfo(root, baserel, required_outer);
 	if (lookup)
-		tc_cost_lookups(info, tc_estimate_values(root, p.value,
-												 (p.flags & TC_EXPR_ARRAY) != 0),
-						ppi->ppi_rows, &startup, &total);
+	{
+		double		nids = tc_estimate_values(root, p.value,
+											  (p.flags & TC_EXPR_ARRAY) != 0);
+
+		/*
+		 * A lookup returns at most one row per id (the selectivity of id =
+		 * outer would otherwise say 1/200 of an unanalyzed table).  Rows
+		 * nested in an object (transcript turns) may be more.
+		 */
+		if (info->resource->rows_field == NULL)
+			ppi->ppi_rows = Min(ppi->ppi_rows, clamp_row_est(nids));
+		tc_cost_lookups(info, nids, ppi->ppi_rows, &startup, &total);
+	}
 	else
 	{
 		double		list_rows;
@@ -825,6 +845,52 @@ tc_row_limit(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info)
 	return 0;
 }
 
+/* Collects the PARAM_EXEC ids an expression uses. */
+static bool
+tc_param_walker(Node *node, Bitmapset **params)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
+		*params = bms_add_member(*params, ((Param *) node)->paramid);
+	return expression_tree_walker(node, tc_param_walker, (void *) params);
+}
+
+/*
+ * Will the scan be rescanned with the same requests?  When its conditions
+ * use values of an outer query (a correlated subquery) that its requests
+ * do not: parameters that are not initplan outputs (computed once) nor
+ * values the requests send (new values mean new requests anyway, as for a
+ * parameterized path).  Such a list scan keeps its rows for replay from the
+ * start (scan.c); others only once rescanned.
+ */
+static bool
+tc_expects_replays(PlannerInfo *root, ForeignPath *best_path, List *clauses,
+				   List *exprs)
+{
+	Bitmapset  *params = NULL;
+	Bitmapset  *sent = NULL;
+	PlannerInfo *level;
+	ListCell   *lc;
+
+	if (best_path->path.param_info != NULL)
+		return false;
+	(void) tc_param_walker((Node *) clauses, &params);
+	(void) tc_param_walker((Node *) exprs, &sent);
+	params = bms_del_members(params, sent);
+	for (level = root; level != NULL && !bms_is_empty(params); level = level->parent_root)
+	{
+		foreach(lc, level->init_plans)
+		{
+			ListCell   *lc2;
+
+			foreach(lc2, lfirst_node(SubPlan, lc)->setParam)
+				params = bms_del_member(params, lfirst_int(lc2));
+		}
+	}
+	return !bms_is_empty(params);
+}
+
 /*
  * tcGetForeignPlan
  *		The ForeignScan of the chosen path.
@@ -879,14 +945,19 @@ tcGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			attrs = list_make1_int(0);	/* none at all (count(*)) */
 	}
 
-	fdw_private = list_make5(makeInteger(lookup ? 1 : 0),
+	fdw_private = list_make4(makeInteger(lookup ? 1 : 0),
 							 kinds,
 							 makeInteger(row_limit > 0 ?
 										 Min(row_limit, info->opts.page_size) :
 										 info->opts.page_size),
-							 attrs,
-							 makeInteger(!lookup && info->details ? 1 : 0));
+							 attrs);
+	fdw_private = lappend(fdw_private,
+						  makeInteger(!lookup && info->details ? 1 : 0));
 	fdw_private = lappend(fdw_private, makeInteger(row_limit));
+	fdw_private = lappend(fdw_private,
+						  makeInteger(tc_expects_replays(root, best_path,
+														 extract_actual_clauses(scan_clauses, false),
+														 exprs) ? 1 : 0));
 
 	return make_foreignscan(tlist,
 							extract_actual_clauses(scan_clauses, false),
@@ -914,8 +985,10 @@ tc_copy_tuple_to(MemoryContext cxt, HeapTuple tuple)
 }
 
 /*
- * ANALYZE's sample: the whole list, read once, sampled with Vitter's
- * reservoir algorithm.  Every row is live: there are no dead rows.
+ * tc_acquire_sample_rows
+ *		ANALYZE's sample (an AcquireSampleRowsFunc): the whole list, read
+ *		once, sampled with Vitter's reservoir algorithm.  Every row is live:
+ *		there are no dead rows.
  */
 static int
 tc_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,

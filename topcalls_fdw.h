@@ -101,6 +101,10 @@ typedef struct TcHttpRequest
 	bool		transport_failed;	/* no usable answer: see error */
 	bool		connect_failed; /* ... because no connection could be made */
 	bool		too_large;		/* body exceeded max_response_bytes */
+	bool		too_slow;		/* cut off: fewer than slow_min_bytes came in
+								 * the last slow_window_s seconds */
+	long		slow_window_s;
+	long		slow_min_bytes;
 	char	   *error;			/* curl's message when transport_failed */
 	void	   *priv;			/* http.c's own state */
 } TcHttpRequest;
@@ -157,6 +161,8 @@ enum TcScanPrivateIndex
 								 * NIL: all */
 	TC_PRIV_DETAILS,			/* Integer: 1 when each row's detail is read */
 	TC_PRIV_ROW_LIMIT,			/* Integer: rows a LIMIT takes, 0: unknown */
+	TC_PRIV_RESCANS,			/* Integer: 1 when rescans with the same
+								 * requests are expected */
 };
 
 /* What an expression of fdw_exprs gives, in an Integer of TC_PRIV_EXPR_KINDS. */
@@ -350,6 +356,12 @@ typedef struct TcParsedPage TcParsedPage;
 
 /* Longest piece of an outside value quoted in a message or context. */
 #define TC_QUOTE_LEN				60
+
+/* Longest request quoted in a message ("GET /v1/...&cursor=..."). */
+#define TC_WHAT_LEN					300
+
+/* Longest next_cursor accepted from the API. */
+#define TC_CURSOR_MAX_LEN			4096
 
 extern char *tc_shorten(const char *s, int maxlen);
 extern TcConverter *tc_converter_create(Relation rel, const TcResource *resource,

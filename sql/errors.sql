@@ -60,6 +60,12 @@ SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000
 SELECT standin_faults('[{"kind": "lookup", "status": 404, "body": ""}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 \echo :LAST_ERROR_SQLSTATE
+-- a web framework's own 404 for a path it does not serve has "status" too,
+-- but neither the problem+json type nor a title
+SELECT standin_faults('[{"kind": "lookup", "status": 404, "json": {"timestamp": "2026-01-01T00:00:00Z", "status": 404, "error": "Not Found", "path": "/v1/phone-numbers/x"}, "content_type": "application/json"}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT standin_faults('[{"kind": "lookup", "status": 404, "json": {"status": 404, "title": "Not Found"}, "content_type": "text/html"}]');
+SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 -- ... also in a join, which would otherwise come back silently empty
 SELECT standin_faults('[{"kind": "lookup", "status": 404, "body": "<html>404</html>"}]');
 SELECT count(*) FROM (VALUES ('00000000-0000-4000-8000-000000000001'::uuid)) v(pid)
@@ -163,6 +169,23 @@ SELECT count(*) FROM topcalls_phone_numbers;
 \echo :LAST_ERROR_SQLSTATE
 RESET statement_timeout;
 SELECT standin_requests();
+-- a next_cursor of 100 000 bytes is refused, and never quoted whole: the
+-- request a message names is clipped
+SELECT standin_reset();
+SELECT standin_faults(format('[{"kind": "list", "path_regex": "limit=200$", "status": 200, "json": {"data": [], "next_cursor": "%s"}}]', repeat('c', 100000))::jsonb);
+DO $$
+BEGIN
+  PERFORM count(*) FROM topcalls_phone_numbers;
+EXCEPTION WHEN OTHERS THEN
+  RAISE NOTICE '%: message of % characters', SQLSTATE, length(SQLERRM);
+END $$;
+SELECT standin_faults(format('[{"kind": "list", "path_regex": "limit=200$", "status": 200, "json": {"data": [], "next_cursor": "%s"}}, {"kind": "list", "status": 500}]', repeat('c', 4000))::jsonb);
+DO $$
+BEGIN
+  PERFORM count(*) FROM topcalls_phone_numbers;
+EXCEPTION WHEN OTHERS THEN
+  RAISE NOTICE '%: message of % characters', SQLSTATE, length(SQLERRM);
+END $$;
 -- a long run of empty pages, each naming a next page, is an error too
 CREATE SERVER tiny_pages FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (page_size '1');
 DO $$

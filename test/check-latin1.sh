@@ -139,10 +139,10 @@ ERROR:  character with byte sequence 0xe2 0x82 0xac in encoding "UTF8" has no eq
 CONTEXT:  column "label" of foreign table "pn"
 -- invalid UTF-8 (a raw 0xFF byte) in a string
 ERROR:  invalid JSON in the answer to GET /v1/phone-numbers/00000000-0000-4000-8000-000000000001
-DETAIL:  The body of the HTTP 200 answer is not valid JSON: invalid utf-8 string.
+DETAIL:  The body is not valid UTF-8.
 -- invalid UTF-8 (a lone continuation byte) in a list page
 ERROR:  invalid JSON in the answer to GET /v1/phone-numbers?limit=200
-DETAIL:  The body of the HTTP 200 answer is not valid JSON: invalid utf-8 string.
+DETAIL:  The body is not valid UTF-8.
 -- an error page with non-ASCII text: shown with ? in LATIN1
 ERROR:  TopCalls API request GET /v1/phone-numbers/00000000-0000-4000-8000-000000000001 failed with HTTP 502
 DETAIL:  The answer was not problem+json; it began: "<p>Service indisponible ??? r??essayez</p>".
