@@ -3,9 +3,10 @@
 -- the extension, SQL helpers that drive the stand-in API, and the server,
 -- user mapping and foreign table.
 --
--- test/run-tests.sh starts the stand-in and puts its URLs in postgresql.conf
--- (topcalls_test.api_url, topcalls_test.tls_url, topcalls_test.ca_file), so
--- no port or path appears here or in the expected output.
+-- make installcheck passes the stand-in's URLs as the settings
+-- topcalls_test.api_url, topcalls_test.tls_url and topcalls_test.ca_file
+-- (from TC_API_URL, TC_TLS_URL, TC_CA_FILE; see the Makefile), so no port or
+-- path appears here or in the expected output.
 --
 
 -- The Makefile's --load-extension may have created it already; hide the
