@@ -10,6 +10,13 @@ SELECT call_id, turn_id, speaker, text, created_at FROM call_transcripts
   WHERE call_id = call_id(3) ORDER BY turn_id;
 SELECT count(*) FROM call_transcripts WHERE call_id = ANY (ARRAY[call_id(1), call_id(2), call_id(998)]);
 SELECT * FROM standin_requests() ORDER BY 1;
+-- ... in a nested loop from a few local rows: one lookup per distinct call
+CREATE TEMP TABLE picked AS SELECT call_id(i % 2 + 3) AS cid FROM generate_series(1, 4) i;
+ANALYZE picked;
+SELECT explain_lines($q$SELECT p.cid, t.turn_id FROM picked p JOIN call_transcripts t ON t.call_id = p.cid$q$);
+SELECT standin_reset();
+SELECT p.cid, count(*) FROM picked p JOIN call_transcripts t ON t.call_id = p.cid GROUP BY 1 ORDER BY 1;
+SELECT * FROM standin_requests() ORDER BY 1;
 -- ... or for every call, from the calls list (its items carry them)
 SELECT standin_reset();
 SELECT count(*), count(DISTINCT call_id), max(turn_id) FROM call_transcripts;
