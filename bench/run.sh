@@ -8,12 +8,16 @@
 # cluster in a temporary directory, and runs bench/bench.py, which measures
 # (a) concurrent lookups, (b) per-query overhead and connection reuse,
 # (c) full-scan throughput and memory, (d) the same as (a)/(b) in PL/Python,
-# and prints a summary with targets.  Everything is stopped and removed on
-# exit, Ctrl-C included.  About 3 minutes.
+# (e) a full scan of calls against the HTTP floor and against pages x
+# latency, (f) a created_at lower bound, (g) detail-only columns, (h) a join
+# from a few campaigns, and prints a summary with targets.  One stand-in
+# serves every part: each part sets the latency and the data it needs
+# through /_admin/config.  Everything is stopped and removed on exit, Ctrl-C
+# included.  About 5 minutes.
 #
 # Exit status: 0 when the benchmark ran (a MISS is a result, not a failure),
 # non-zero when something broke.  Arguments are passed to bench/bench.py
-# (e.g. --parts ab, --fast-reps 3); see `bench/bench.py --help`.
+# (e.g. --parts ab, --parts efgh, --fast-reps 3); see `bench/bench.py --help`.
 # TC_KEEP_WORK=1 keeps the work directory (logs) when the benchmark broke.
 set -euo pipefail
 
@@ -67,7 +71,7 @@ main() {
 	tc_start_cluster "$TC_WORK/cluster" "$TC_WORK/server.log"
 	tc_psql -d postgres -q -v ON_ERROR_STOP=1 -c 'CREATE DATABASE bench'
 
-	tc_log "running the benchmark (about 3 minutes)"
+	tc_log "running the benchmark (about 5 minutes)"
 	# In the background, and waited for, so that a signal to this script
 	# runs the trap at once; setpriv execs, so $! is the benchmark itself.
 	setpriv --reuid=postgres --regid=postgres --init-groups --reset-env -- \
