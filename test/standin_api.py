@@ -23,9 +23,11 @@ injects faults:
     GET  /_admin/stats       counters (requests, lookups, lists, not_found, errors,
                              connections, in_flight, in_flight_peak, faults_served,
                              chaos_served, calls_lists, calls_details,
-                             campaign_requests, carrier_requests)
+                             campaign_requests, carrier_requests, rate_limited,
+                             open_connections, open_connections_peak)
     GET  /_admin/requests    {"requests": ["GET /v1/...", ...]}  (last 100 000)
-    POST /_admin/reset       counters, log, faults, chaos and config back to start
+    POST /_admin/reset       counters, log, faults, chaos, config and the rate
+                             limit's token bucket back to start
     GET  /_admin/config      current config (the API key only as "api_key_changed")
     POST /_admin/config      any subset of the keys below; unknown keys or bad
                              values: 400 and nothing changes
@@ -46,6 +48,13 @@ Configuration keys (start value; POST /_admin/reset restores it):
     list_omits    call fields left out of GET /v1/calls items (default [])
     list_shape    campaigns and carriers lists: "envelope" (default),
                   "array" or "envelope_nocursor" (see below)
+    rate_limit    account-wide /v1 requests per second, all connections and
+                  keys together (default 0 = off; a number 0..100 000)
+    rate_burst    the rate limit's token bucket size (default 0 = ceil(rate_limit),
+                  at least 1; an integer 0..100 000)
+    rate_mode     a request beyond the rate limit gets a 429 with
+                  "Retry-After: 1" ("retry_after", default) or with no
+                  Retry-After header at all ("none")
 
 Counters: every /v1 request counts in "requests" and is logged as
 "<METHOD> <path+query as received>".  Its kind, used by the counters and by
@@ -53,10 +62,31 @@ the fault rules' "kind", is "list" for /v1/phone-numbers, /v1/calls,
 /v1/campaigns and /v1/phone-numbers/carriers ("lists" counts them), "lookup"
 for /v1/phone-numbers/{id}, /v1/calls/{id} and /v1/campaigns/{id}
 ("lookups"), and "other" for the rest.  A lookup answered 404 counts in
-"not_found", every other answer >= 400 in "errors".  Besides: "calls_lists"
+"not_found", a 429 of the rate limit in "rate_limited" (not in "errors"),
+every other answer >= 400 in "errors".  Besides: "calls_lists"
 (GET /v1/calls), "calls_details" (/v1/calls/{id}), "campaign_requests"
 (/v1/campaigns and /v1/campaigns/{id}) and "carrier_requests"
 (/v1/phone-numbers/carriers), counted on arrival whatever the answer.
+"connections" counts the TCP connections that sent a /v1 request since the
+last reset.  "open_connections" is a live gauge of the TCP connections open
+now that have sent at least one /v1 request (since the process started, so a
+reset does not zero it: those connections stay open); a connection counts
+from its first /v1 request until it closes, however it closes (client gone,
+idle timeout, a fault's "close", an error), even if it later sends only
+/_admin requests.  Connections that only ever spoke to /_admin are never
+counted.  "open_connections_peak" is its highest value since the last reset
+(a reset sets it to open_connections).
+
+Rate limit: with rate_limit R > 0, a token bucket of rate_burst tokens
+(0: ceil(R), at least 1), refilled continuously at R tokens/s, is shared by
+every /v1 request of every connection and key.  It starts full and is
+refilled full by a reset and by every POST /_admin/config that sets
+rate_limit or rate_burst.  Each /v1 request takes a token as it arrives,
+after it is counted and logged (so "requests", the kind counters and the log
+include it) and before the latency sleep, the fault rules and the API key
+check; one that finds no whole token is answered at once with a 429
+problem+json "Rate limit exceeded." (Retry-After: 1 unless rate_mode is
+"none") and counted in "rate_limited".  /_admin is never limited.
 
 Keys and scopes: the configured api_key has every scope.  Three more keys
 are always valid, each lacking one scope, and get a 403 problem+json
@@ -190,6 +220,7 @@ import hmac
 import http
 import http.server
 import json
+import math
 import os
 import random
 import re
@@ -716,6 +747,15 @@ def problem(status, title, detail, errors=None, headers=None):
     return json_response(status, obj, "application/problem+json", headers)
 
 
+def rate_limited_answer(rate_mode):
+    """The 429 of a request beyond the rate limit, with "Retry-After: 1"
+    unless rate_mode is "none" (a client must then pick its own wait)."""
+    headers = [("Retry-After", "1")] if rate_mode == "retry_after" else []
+    return json_response(429, {"type": "about:blank", "title": "Too Many Requests",
+                               "status": 429, "detail": "Rate limit exceeded."},
+                         "application/problem+json", headers)
+
+
 def reason_phrase(status):
     try:
         return http.HTTPStatus(status).phrase
@@ -1012,14 +1052,20 @@ class StandinState:
 
     COUNTERS = ("requests", "lookups", "lists", "not_found", "errors", "connections",
                 "in_flight", "in_flight_peak", "faults_served", "chaos_served",
-                "calls_lists", "calls_details", "campaign_requests", "carrier_requests")
+                "calls_lists", "calls_details", "campaign_requests", "carrier_requests",
+                "rate_limited", "open_connections", "open_connections_peak")
+    # Gauges of things that outlive a reset: reset() keeps their values.
+    LIVE_GAUGES = ("in_flight", "open_connections")
     LIST_SHAPES = ("envelope", "array", "envelope_nocursor")
+    RATE_MODES = ("retry_after", "none")
+    RATE_MAX = 100_000
 
     def __init__(self, count, latency_ms, api_key, quiet, calls=60):
         self.lock = threading.Lock()
         self.initial = {"count": count, "latency_ms": latency_ms, "api_key": api_key,
                         "calls": calls, "campaigns": 5, "carriers": 3, "page_repeat": True,
-                        "detail_omits": (), "list_omits": (), "list_shape": "envelope"}
+                        "detail_omits": (), "list_omits": (), "list_shape": "envelope",
+                        "rate_limit": 0, "rate_burst": 0, "rate_mode": "retry_after"}
         self.config = dict(self.initial)
         self.quiet = quiet
         self.data = PhoneNumbers()
@@ -1029,6 +1075,12 @@ class StandinState:
         self.request_log = collections.deque(maxlen=REQUEST_LOG_MAX)
         self.rules = []
         self.chaos = None
+        # The rate limit's token bucket: tokens left at bucket_stamp
+        # (time.monotonic()).  None means full: the size depends on the
+        # config at the time of the next request, so refilling it (start,
+        # reset, a new rate_limit or rate_burst) need not compute it.
+        self.bucket_tokens = None
+        self.bucket_stamp = 0.0
 
     def say(self, text):
         if not self.quiet:
@@ -1037,8 +1089,10 @@ class StandinState:
     # -- /v1 bookkeeping ----------------------------------------------------
 
     def begin(self, handler, kind, line, counter=None):
-        """Count a /v1 request as it arrives (also in `counter`, if given);
-        return (latency_ms, generation)."""
+        """Count a /v1 request as it arrives (also in `counter`, if given)
+        and take its rate limit token; return (latency_ms, generation,
+        limited), limited being None, or the rate_mode of the 429 to send
+        at once if the request is beyond the rate limit."""
         with self.lock:
             s = self.stats
             s["requests"] += 1
@@ -1051,18 +1105,59 @@ class StandinState:
             if handler.counted_generation != self.generation:
                 handler.counted_generation = self.generation
                 s["connections"] += 1
+            if not handler.open_counted:
+                # Its first /v1 request: it is open until finish() (see there).
+                handler.open_counted = True
+                s["open_connections"] += 1
+                s["open_connections_peak"] = max(s["open_connections_peak"],
+                                                 s["open_connections"])
             s["in_flight"] += 1
             s["in_flight_peak"] = max(s["in_flight_peak"], s["in_flight"])
             self.request_log.append(line)
-            return self.config["latency_ms"], self.generation
+            limited = None
+            if not self.take_token():
+                limited = self.config["rate_mode"]
+                # Counted here, with the decision, not in end(): the counter
+                # is exact even if the client reads stats before end() runs.
+                s["rate_limited"] += 1
+            return self.config["latency_ms"], self.generation, limited
 
-    def end(self, generation, kind, status, fault):
-        """Count the answer (status None: none was sent)."""
+    def take_token(self):
+        """Take one token from the rate limit's bucket (with the lock held):
+        False if there is no whole token, True if there was (or the limit is
+        off).  The bucket is refilled lazily, by the time since the last
+        request, so no timer thread is needed and, under the one lock, the
+        count is exact however many threads ask at once."""
+        rate = self.config["rate_limit"]
+        if not rate:
+            return True
+        burst = self.config["rate_burst"] or max(1, math.ceil(rate))
+        now = time.monotonic()
+        if self.bucket_tokens is None:
+            tokens = burst
+        else:
+            tokens = min(burst, self.bucket_tokens + (now - self.bucket_stamp) * rate)
+        allowed = tokens >= 1
+        if allowed:
+            tokens -= 1
+        self.bucket_tokens, self.bucket_stamp = tokens, now
+        return allowed
+
+    def connection_closed(self, handler):
+        """A connection counted in open_connections has closed."""
+        with self.lock:
+            if handler.open_counted:
+                handler.open_counted = False
+                self.stats["open_connections"] -= 1
+
+    def end(self, generation, kind, status, fault, limited=False):
+        """Count the answer (status None: none was sent).  A rate limit 429
+        (`limited`) was counted by begin() and is no error."""
         with self.lock:
             s = self.stats
             s["in_flight"] -= 1
-            if generation != self.generation:
-                return          # answered after a reset: belongs to the old period
+            if generation != self.generation or limited:
+                return          # answered after a reset (the old period's), or counted
             if fault:
                 s["faults_served"] += 1
             if status is None or status < 400:
@@ -1113,19 +1208,26 @@ class StandinState:
                     "api_key_changed": c["api_key"] != self.initial["api_key"],
                     "calls": c["calls"], "campaigns": c["campaigns"], "carriers": c["carriers"],
                     "page_repeat": c["page_repeat"], "detail_omits": list(c["detail_omits"]),
-                    "list_omits": list(c["list_omits"]), "list_shape": c["list_shape"]}
+                    "list_omits": list(c["list_omits"]), "list_shape": c["list_shape"],
+                    "rate_limit": c["rate_limit"], "rate_burst": c["rate_burst"],
+                    "rate_mode": c["rate_mode"]}
 
     def reset(self):
         with self.lock:
-            in_flight = self.stats["in_flight"]
+            # Requests in flight still finish and decrement; open connections
+            # stay open and decrement when they close.  Each peak restarts
+            # from its gauge.
+            live = {k: self.stats[k] for k in self.LIVE_GAUGES}
             self.generation += 1
             self.stats = dict.fromkeys(self.COUNTERS, 0)
-            self.stats["in_flight"] = in_flight         # those still finish and decrement
-            self.stats["in_flight_peak"] = in_flight
+            self.stats.update(live)
+            self.stats["in_flight_peak"] = live["in_flight"]
+            self.stats["open_connections_peak"] = live["open_connections"]
             self.request_log.clear()
             self.rules = []
             self.chaos = None
             self.config = dict(self.initial)
+            self.bucket_tokens = None                   # full
         self.say("standin: reset")
 
     def set_config(self, changes):
@@ -1165,8 +1267,21 @@ class StandinState:
             v = changes["api_key"]
             if not isinstance(v, str) or not v or re.search(r"[\x00-\x20\x7f]", v):
                 raise RuleError('"api_key" must be a non-empty string without spaces')
+        if "rate_limit" in changes:
+            v = changes["rate_limit"]
+            # NaN fails the comparison, infinity the bound (json.loads accepts both).
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= self.RATE_MAX:
+                raise RuleError('"rate_limit" must be a number between 0 and %d' % self.RATE_MAX)
+        if "rate_burst" in changes:
+            v = changes["rate_burst"]
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= self.RATE_MAX:
+                raise RuleError('"rate_burst" must be an integer between 0 and %d' % self.RATE_MAX)
+        if "rate_mode" in changes and changes["rate_mode"] not in self.RATE_MODES:
+            raise RuleError('"rate_mode" must be one of %s' % ", ".join(self.RATE_MODES))
         with self.lock:
             self.config.update(changes)
+            if "rate_limit" in changes or "rate_burst" in changes:
+                self.bucket_tokens = None       # a new limit starts with a full bucket
         if "count" in changes:
             self.data.warm(changes["count"])    # before answering: see warm()
         if "calls" in changes:
@@ -1226,8 +1341,19 @@ class StandinHandler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         # Idle keep-alive connections are closed after --idle-timeout seconds.
         self.timeout = self.server.idle_timeout or None
+        self.open_counted = False       # counted in open_connections (see begin())
         super().setup()
         self.counted_generation = None
+
+    def finish(self):
+        # BaseRequestHandler calls finish() however handle() ends (a clean
+        # close, the idle timeout, a fault's "close", an exception), so this
+        # is the one place where an open connection stops counting; the
+        # socket itself is closed right after, by the server.
+        try:
+            super().finish()
+        finally:
+            self.server.state.connection_closed(self)
 
     def handle(self):
         sock = self.connection
@@ -1381,10 +1507,20 @@ class StandinHandler(http.server.BaseHTTPRequestHandler):
         route, m = self.route(path)
         kind, counter, scope = self.ROUTES[route]
         state = self.server.state
-        latency_ms, generation = state.begin(self, kind, "%s %s" % (self.command, self.path),
-                                             counter)
+        latency_ms, generation, limited = state.begin(
+            self, kind, "%s %s" % (self.command, self.path), counter)
         status, fault = None, False
         try:
+            if limited is not None:
+                # Beyond the rate limit: answered at once, before the latency
+                # sleep, the fault rules and the key.  The body is still read
+                # (and dropped) so that a kept-alive connection stays in step;
+                # an unusable one closes the connection after the 429.
+                self.read_body(DISCARD_BODY_MAX)
+                resp = rate_limited_answer(limited)
+                self.send(resp)
+                status = resp.status
+                return
             if self.read_body(DISCARD_BODY_MAX) is None:
                 resp = problem(400, "Invalid request", "Request bodies are not accepted here.")
                 self.send(resp)
@@ -1407,7 +1543,7 @@ class StandinHandler(http.server.BaseHTTPRequestHandler):
             self.send(resp)
             status = resp.status
         finally:
-            state.end(generation, kind, status, fault)
+            state.end(generation, kind, status, fault, limited is not None)
 
     def check_auth(self, scope):
         """None if the request carries the configured key (or a limited key

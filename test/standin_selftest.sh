@@ -225,15 +225,217 @@ ok "chaos on (seed printed, 300 mutated answers, Content-Length right) and off"
 
 # --- concurrency -----------------------------------------------------------
 curl -s -X POST "$BASE/_admin/reset" >/dev/null
-post /_admin/config '{"latency_ms": 200}' >/dev/null
+# 2 s, not less: starting 16 curls took up to ~900 ms on a busy 2-CPU
+# machine, and all 16 must be in flight at once.
+post /_admin/config '{"latency_ms": 2000}' >/dev/null
 t0=$(date +%s%N)
 CURLS=()
 for _ in $(seq 16); do curl -s -o /dev/null -H "$KEY" "$BASE/v1/phone-numbers/$ID1" & CURLS+=($!); done
 wait "${CURLS[@]}"
 t1=$(date +%s%N)
 [ "$(stat in_flight_peak) $(stat requests) $(stat connections) $(stat in_flight)" = "16 16 16 0" ] || fail "concurrency: $(curl -s "$BASE/_admin/stats")"
-ok "16 parallel requests with 200 ms latency: in_flight_peak 16 in $(( (t1 - t0) / 1000000 )) ms"
+ok "16 parallel requests with 2000 ms latency: in_flight_peak 16 in $(( (t1 - t0) / 1000000 )) ms"
 curl -s -X POST "$BASE/_admin/reset" >/dev/null
+
+# --- rate limit ----------------------------------------------------------------
+curl -s -X POST "$BASE/_admin/reset" >/dev/null
+post /_admin/config '{"rate_limit": 5, "rate_burst": 5}' >"$WORK/body"
+[ "$(jq_ 'd["rate_limit"], d["rate_burst"], d["rate_mode"]')" = "5 5 retry_after" ] || fail "rate config: $(cat "$WORK/body")"
+"$PY" - "$PORT" <<'EOF' || fail "rate limit 5/s, burst 5"
+import http.client, json, math, sys, time, urllib.request
+port = int(sys.argv[1])
+H = {"Authorization": "Bearer tc_test_key"}
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+statuses = []
+t0 = time.monotonic()
+for n in range(20):
+    c.request("GET", "/v1/phone-numbers/00000000-0000-4000-8000-%012d" % (n + 1), headers=H)
+    r = c.getresponse(); body = r.read()
+    statuses.append(r.status)
+    if r.status == 429:
+        assert r.getheader("Retry-After") == "1", r.getheaders()
+        assert r.getheader("Content-Type") == "application/problem+json", r.getheaders()
+        assert json.loads(body) == {"type": "about:blank", "title": "Too Many Requests",
+                                    "status": 429, "detail": "Rate limit exceeded."}, body
+elapsed = time.monotonic() - t0
+c.close()
+limited = statuses.count(429)
+# The bucket starts full (5 tokens) and refills 5 tokens/s: the 20 requests
+# get exactly 15 429s if they all arrive within 0.2 s (they take a few ms on
+# one kept-alive connection), one fewer per further 0.2 s of a slow machine.
+# No other tolerance: the count is exact.
+low = 15 - math.floor(elapsed * 5)
+print("   rate limit 5/s burst 5: %d x 429 of 20 in %.3f s (want %s)"
+      % (limited, elapsed, 15 if low == 15 else "%d..15" % low))
+assert statuses[:5] == [200] * 5, statuses
+assert set(statuses) <= {200, 429}, statuses
+assert low <= limited <= 15, (limited, elapsed, statuses)
+st = json.load(urllib.request.urlopen("http://127.0.0.1:%d/_admin/stats" % port))
+assert (st["rate_limited"], st["errors"], st["requests"], st["lookups"], st["connections"]) \
+    == (limited, 0, 20, 20, 1), st
+EOF
+# /_admin is never limited (the bucket is empty now)
+for _ in $(seq 10); do expect_code 200 /_admin/stats; done
+ok "rate limit 5/s burst 5: 15 of 20 quick requests 429 with Retry-After: 1, counted in rate_limited, not errors"
+
+# A tiny rate (1 token per 1000 s) makes the rest exact whatever the machine's speed.
+curl -s -X POST "$BASE/_admin/reset" >/dev/null
+post /_admin/config '{"rate_limit": 0.001, "rate_burst": 1}' >/dev/null
+expect_code 200 "/v1/phone-numbers/$ID1" -H "$KEY"
+expect_code 429 "/v1/phone-numbers/$ID1"                          # before the key check
+expect_code 429 "/v1/nothing-here" -H "$KEY"                       # any /v1 path
+setf '[{"status":500}]'
+expect_code 429 "/v1/phone-numbers/$ID1" -H "$KEY"                 # before the fault rules
+setf '[]'
+post /_admin/config '{"latency_ms": 2000}' >/dev/null             # keeps the bucket (empty)
+t0=$(date +%s%N); expect_code 429 "/v1/phone-numbers/$ID1" -H "$KEY"; t1=$(date +%s%N)
+[ $(( (t1 - t0) / 1000000 )) -lt 1500 ] || fail "429 waited for the latency"
+expect_code 429 "/v1/phone-numbers/$ID1" -H "$KEY" -X POST -d 'some body'   # body read and dropped
+[ "$(stat rate_limited) $(stat errors) $(stat faults_served)" = "5 0 0" ] \
+    || fail "rate_limited/errors/faults_served: $(curl -s "$BASE/_admin/stats")"
+post /_admin/config '{"latency_ms": 0, "rate_burst": 1}' >/dev/null   # refills: one token
+expect_code 200 "/v1/phone-numbers/$ID1" -H "$KEY"
+expect_code 429 "/v1/phone-numbers/$ID1" -H "$KEY"
+ok "rate limit: before key, faults and latency; body still read; a rate_burst change refills"
+
+post /_admin/config '{"rate_mode": "none", "rate_limit": 0.001, "rate_burst": 1}' >/dev/null
+expect_code 200 "/v1/phone-numbers/$ID1" -H "$KEY"
+curl -s -D "$WORK/h" -o "$WORK/body" -H "$KEY" "$BASE/v1/phone-numbers/$ID1"
+grep -q '^HTTP/1.1 429' "$WORK/h" || fail "rate_mode none: not a 429: $(cat "$WORK/h")"
+grep -qi '^retry-after' "$WORK/h" && fail "rate_mode none: Retry-After sent"
+grep -qi '^content-type: application/problem+json' "$WORK/h" || fail "rate_mode none: ctype"
+[ "$(jq_ 'd["detail"]')" = "Rate limit exceeded." ] || fail "rate_mode none: body"
+ok "rate_mode none: 429 without Retry-After"
+
+# Exact under concurrency: 200 requests from 20 threads (20 connections) at
+# once against a bucket of 50 that refills 0.001 token/s.
+curl -s -X POST "$BASE/_admin/reset" >/dev/null
+post /_admin/config '{"rate_limit": 0.001, "rate_burst": 50}' >/dev/null
+"$PY" - "$PORT" <<'EOF' || fail "rate limit under concurrency"
+import collections, http.client, json, sys, threading, urllib.request
+port = int(sys.argv[1])
+H = {"Authorization": "Bearer tc_test_key"}
+got = collections.Counter(); lock = threading.Lock(); go = threading.Barrier(20)
+def worker():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.connect(); go.wait()
+    for _ in range(10):
+        c.request("GET", "/v1/phone-numbers?limit=5", headers=H)
+        r = c.getresponse(); r.read()
+        with lock:
+            got[r.status] += 1
+    c.close()
+threads = [threading.Thread(target=worker) for _ in range(20)]
+for t in threads: t.start()
+for t in threads: t.join()
+st = json.load(urllib.request.urlopen("http://127.0.0.1:%d/_admin/stats" % port))
+print("   20 threads x 10 requests, burst 50:", dict(got))
+assert got == {200: 50, 429: 150}, got
+assert (st["rate_limited"], st["errors"], st["requests"]) == (150, 0, 200), st
+EOF
+ok "rate limit exact under 20 concurrent connections (50 x 200, 150 x 429)"
+
+# A float rate: burst 0 means ceil(2.5) = 3.
+post /_admin/config '{"rate_limit": 2.5, "rate_burst": 0}' >/dev/null
+# urls N: N times "-o /dev/null <lookup URL>", for one curl (one connection) sending N requests
+urls() { local k; for k in $(seq "$1"); do echo "-o /dev/null $BASE/v1/phone-numbers/$ID1"; done; }
+curl -s -w '%{http_code}\n' -H "$KEY" $(urls 8) >"$WORK/codes"
+[ "$(tr '\n' ' ' <"$WORK/codes")" = "200 200 200 429 429 429 429 429 " ] || fail "rate 2.5: $(cat "$WORK/codes")"
+curl -s -X POST "$BASE/_admin/reset" >/dev/null
+curl -s "$BASE/_admin/config" >"$WORK/body"
+[ "$(jq_ 'd["rate_limit"], d["rate_burst"], d["rate_mode"]')" = "0 0 retry_after" ] || fail "reset config: $(cat "$WORK/body")"
+curl -s -w '%{http_code}\n' -H "$KEY" $(urls 30) >"$WORK/codes"
+[ "$(sort -u "$WORK/codes")" = 200 ] && [ "$(wc -l <"$WORK/codes")" = 30 ] || fail "limit after reset: $(sort "$WORK/codes" | uniq -c)"
+[ "$(stat rate_limited) $(stat requests)" = "0 30" ] || fail "rate_limited after reset"
+ok "float rate 2.5 (burst 3); reset: limit off, config back to 0/0/retry_after"
+
+for bad in '{"rate_limit": -1}' '{"rate_limit": "5"}' '{"rate_limit": true}' '{"rate_limit": null}' \
+           '{"rate_limit": 100001}' '{"rate_limit": NaN}' '{"rate_limit": Infinity}' \
+           '{"rate_burst": -1}' '{"rate_burst": 1.5}' '{"rate_burst": "5"}' '{"rate_burst": false}' \
+           '{"rate_burst": 100001}' '{"rate_mode": "bogus"}' '{"rate_mode": null}' '{"rate_mode": 1}' \
+           '{"rate_limit": 5, "rate_mode": "Retry_After"}' '{"rate_limits": 5}'; do
+    expect_code 400 /_admin/config -X POST -d "$bad"
+done
+curl -s "$BASE/_admin/config" >"$WORK/body"
+[ "$(jq_ 'd["rate_limit"], d["rate_burst"], d["rate_mode"]')" = "0 0 retry_after" ] || fail "a bad config changed something: $(cat "$WORK/body")"
+expect_code 200 /_admin/config -X POST -d '{"rate_limit": 100000, "rate_burst": 100000}'
+expect_code 200 /_admin/config -X POST -d '{"rate_limit": 0, "rate_burst": 0, "rate_mode": "none"}'
+curl -s -X POST "$BASE/_admin/reset" >/dev/null
+ok "rate config: bad values are 400 and change nothing"
+
+# --- open connections ------------------------------------------------------------
+# The gauge lags a client's close by the server thread noticing it: poll.
+"$PY" - "$PORT" <<'EOF' || fail "open_connections"
+import http.client, json, sys, time, urllib.request
+port = int(sys.argv[1])
+H = {"Authorization": "Bearer tc_test_key"}
+ID1 = "/v1/phone-numbers/00000000-0000-4000-8000-000000000001"
+def stats():    # one new connection each, admin only: never counted
+    return json.load(urllib.request.urlopen("http://127.0.0.1:%d/_admin/stats" % port))
+def wait(want, what):
+    for _ in range(100):
+        st = stats()
+        if st["open_connections"] == want:
+            return st
+        time.sleep(0.05)
+    raise AssertionError("%s: open_connections %d, wanted %d" % (what, st["open_connections"], want))
+def conn():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.request("GET", ID1, headers=H); r = c.getresponse(); r.read()
+    assert r.status == 200
+    return c
+wait(0, "at the start (earlier clients all gone)")
+admin = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+for _ in range(2):          # an admin-only kept-alive connection is not counted
+    admin.request("GET", "/_admin/stats"); admin.getresponse().read()
+a = conn()
+st = wait(1, "one kept-alive connection")
+assert st["open_connections_peak"] == 1, st
+a.request("GET", ID1, headers=H); a.getresponse().read()   # the same connection again
+b = conn()
+st = wait(2, "two kept-alive connections")
+assert (st["open_connections_peak"], st["connections"]) == (2, 2), st
+a.close()
+st = wait(1, "after closing one")
+assert st["open_connections_peak"] == 2, st
+urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/_admin/reset" % port,
+                                              method="POST")).read()
+st = stats()
+assert (st["open_connections"], st["open_connections_peak"], st["connections"]) == (1, 1, 0), st
+b.close()
+st = wait(0, "after closing both")
+assert st["open_connections_peak"] == 1, st
+admin.close()
+# Closed by the server (a fault's "close"), and by a client gone mid-request.
+body = json.dumps([{"close": True}]).encode()
+urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/_admin/faults" % port,
+                       data=body, headers={"Content-Type": "application/json"})).read()
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+c.request("GET", ID1, headers=H)
+try:
+    c.getresponse().read()
+    raise AssertionError("the close fault answered")
+except (http.client.RemoteDisconnected, ConnectionError):
+    pass
+st = wait(0, "after a close fault")
+assert st["open_connections_peak"] == 1, st
+c.close()
+urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/_admin/faults" % port,
+                       data=b"[]", headers={"Content-Type": "application/json"})).read()
+EOF
+# curl holding one connection for two URLs; the server sees one connection open
+# while curl runs (latency keeps it there), none once it has exited.
+curl -s -X POST "$BASE/_admin/reset" >/dev/null
+post /_admin/config '{"latency_ms": 1000}' >/dev/null
+curl -s -o /dev/null -o /dev/null -H "$KEY" "$BASE/v1/phone-numbers/$ID1" "$BASE/v1/phone-numbers/$ID1" & CURL=$!
+sleep 1.3     # in the second request (open from ~0 s to ~2 s)
+[ "$(stat open_connections)" = 1 ] || fail "open_connections during curl: $(stat open_connections)"
+wait "$CURL"
+for _ in $(seq 100); do [ "$(stat open_connections)" = 0 ] && break; sleep 0.05; done
+[ "$(stat open_connections) $(stat open_connections_peak) $(stat connections)" = "0 1 1" ] \
+    || fail "open_connections after curl: $(curl -s "$BASE/_admin/stats")"
+curl -s -X POST "$BASE/_admin/reset" >/dev/null
+ok "open_connections: kept-alive connections rise and fall (admin-only not counted), survives reset, server close; peak"
 
 # --- throughput --------------------------------------------------------------
 post /_admin/config '{"count": 100000}' >/dev/null
