@@ -4,16 +4,20 @@ MODULE_big = topcalls_fdw
 OBJS = \
 	$(WIN32RES) \
 	api.o \
+	cache.o \
+	connection.o \
 	convert.o \
 	http.o \
 	list.o \
 	option.o \
 	resource.o \
 	scan.o \
+	shared.o \
+	stats.o \
 	topcalls_fdw.o
 
 EXTENSION = topcalls_fdw
-DATA = topcalls_fdw--1.0.sql
+DATA = topcalls_fdw--1.0.sql topcalls_fdw--1.0--1.1.sql
 PGFILEDESC = "topcalls_fdw - foreign data wrapper for the TopCalls API"
 
 PG_CPPFLAGS = $(shell pkg-config --cflags json-c libcurl)
@@ -27,7 +31,7 @@ SHLIB_LINK = $(shell pkg-config --libs json-c libcurl)
 #   TC_TLS_URL    the TLS stand-in, e.g. https://localhost:8788
 #   TC_CA_FILE    the TLS stand-in's certificate
 # `eval "$(bash test/standin.sh start)"` starts both and sets them.
-REGRESS = setup options lookup list convert errors explain import volume planner plans rescan calls resources faults security
+REGRESS = setup options lookup list convert errors explain import volume planner plans rescan calls resources faults security shared
 REGRESS_OPTS = --load-extension=topcalls_fdw
 
 # Warnings: -Wall (as PGXS sets it) and -Wextra, minus the ones PostgreSQL's
@@ -54,6 +58,7 @@ tc-standin-env:
 
 # Every object depends on the one shared header (PGXS does not track it).
 $(OBJS): topcalls_fdw.h compat.h
+http.o connection.o: connection.h
 
 # `make dist`: the PGXN release zip, topcalls_fdw-<META.json's version>.zip,
 # of the committed HEAD (not of uncommitted changes), every file under

@@ -137,6 +137,7 @@ tc_api_lookup_request(const TcOptions *opts, const char *id, TcHttpRequest *req)
 	initStringInfo(&path);
 	appendStringInfo(&path, "%s/%s", r->get_path, normalized);
 	tc_api_set_target(opts, &path, req);
+	req->cache_kind = TC_CACHE_LOOKUP;
 }
 
 /*

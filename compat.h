@@ -76,7 +76,7 @@
  * pg_get_loaded_modules().
  */
 #ifdef PG_MODULE_MAGIC_EXT
-#define TC_MODULE_MAGIC		PG_MODULE_MAGIC_EXT(.name = "topcalls_fdw", .version = "1.0")
+#define TC_MODULE_MAGIC		PG_MODULE_MAGIC_EXT(.name = "topcalls_fdw", .version = TC_VERSION)
 #else
 #define TC_MODULE_MAGIC		PG_MODULE_MAGIC
 #endif
@@ -166,6 +166,112 @@ StaticAssertDecl(TC_F_DATE_FROM_TIMESTAMPTZ == 1178,
 	(planner_rt_fetch((baserel)->relid, (root))->checkAsUser)
 #define tc_plan_userid(fsplan, estate) \
 	(exec_rt_fetch((fsplan)->scan.scanrelid, (estate))->checkAsUser)
+#endif
+
+/*
+ * Shared memory.  15 added shmem_request_hook, the one place where 15+
+ * allows RequestAddinShmemSpace; before, _PG_init asks directly.  17 added
+ * the DSM registry, which lets a library that was not preloaded still get
+ * a segment that every backend finds by name.
+ */
+#if PG_VERSION_NUM >= 150000
+#define TC_HAVE_SHMEM_REQUEST_HOOK	1
+#endif
+#if PG_VERSION_NUM >= 170000
+#define TC_HAVE_DSM_REGISTRY		1
+#include "storage/dsm_registry.h"
+#endif
+
+/*
+ * SHA-256 of a buffer into out[32], for the API key's fingerprint: 14 put
+ * the hash functions behind pg_cryptohash; 13 has the plain sha2.h calls.
+ * Returns false if the hash could not be computed (out of memory, say).
+ */
+#if PG_VERSION_NUM >= 140000
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+static inline bool
+tc_sha256(const void *data, size_t len, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	bool		ok;
+
+	if (ctx == NULL)
+		return false;
+	ok = pg_cryptohash_init(ctx) == 0 &&
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) == 0 &&
+		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) == 0;
+	pg_cryptohash_free(ctx);
+	return ok;
+}
+#else
+#include "common/sha2.h"
+static inline bool
+tc_sha256(const void *data, size_t len, uint8 *out)
+{
+	pg_sha256_ctx ctx;
+
+	pg_sha256_init(&ctx);
+	pg_sha256_update(&ctx, (const uint8 *) data, len);
+	pg_sha256_final(&ctx, out);
+	return true;
+}
+#endif
+
+/* The predefined role allowed to read every statistic: renamed in 14. */
+#if PG_VERSION_NUM >= 140000
+#define TC_ROLE_READ_ALL_STATS		ROLE_PG_READ_ALL_STATS
+#else
+#define TC_ROLE_READ_ALL_STATS		DEFAULT_ROLE_READ_ALL_STATS
+#endif
+
+/* Has the current user USAGE on a foreign server?  16 unified the calls. */
+#if PG_VERSION_NUM >= 160000
+#define tc_server_usage_allowed(serverid) \
+	(object_aclcheck(ForeignServerRelationId, (serverid), GetUserId(), ACL_USAGE) == ACLCHECK_OK)
+#else
+#define tc_server_usage_allowed(serverid) \
+	(pg_foreign_server_aclcheck((serverid), GetUserId(), ACL_USAGE) == ACLCHECK_OK)
+#endif
+
+/*
+ * A set-returning function's result as a tuplestore: 15 has
+ * InitMaterializedSRF; before, each function set it up itself.  Sets
+ * rsinfo->setResult and setDesc; returns the ReturnSetInfo.
+ */
+#if PG_VERSION_NUM >= 150000
+#include "funcapi.h"
+static inline ReturnSetInfo *
+tc_materialized_srf(FunctionCallInfo fcinfo)
+{
+	InitMaterializedSRF(fcinfo, 0);
+	return (ReturnSetInfo *) fcinfo->resultinfo;
+}
+#else
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/tuplestore.h"
+static inline ReturnSetInfo *
+tc_materialized_srf(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	TupleDesc	tupdesc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	MemoryContextSwitchTo(old);
+	return rsinfo;
+}
 #endif
 
 #endif							/* TOPCALLS_FDW_COMPAT_H */

@@ -3,14 +3,14 @@
  * http.c
  *		  HTTP transfers for topcalls_fdw, through libcurl.
  *
- * This file owns everything that touches libcurl, and is the only one that
- * includes curl.h.  It keeps, per backend and for the backend's whole life,
- * one libcurl multi handle (whose connection and DNS caches every transfer
- * shares, so keep-alive connections survive from one scan and query to the
- * next), one share handle for TLS sessions, and a small pool of idle easy
- * handles.  tc_http_run performs a batch of GETs on them: at most
- * max_concurrency at once, each retried with backoff when the answer or the
- * failure is transient, and hands each finished request to the caller.
+ * tc_http_run performs a batch of GETs on the backend's libcurl handles
+ * (connection.c): at most max_concurrency at once, each taking its turn from
+ * the rate limiter of its server and key first (shared.c), each retried with
+ * backoff when the answer or the failure is transient, and hands each
+ * finished request to the caller.  Lookups found in the answer cache
+ * (cache.c) are handed over without a request, and the answers the caller
+ * accepts are stored there.  Every request and answer is counted in the
+ * server's statistics.
  *
  * What this file must not do:
  *	- raise an ERROR (or anything else that longjmps) inside a libcurl
@@ -19,20 +19,15 @@
  *	- leave an easy handle attached to the multi handle, or a header list
  *	  allocated, when an ERROR unwinds through tc_http_run: PG_TRY cleans up,
  *	  and a transaction-abort callback is the second safety net.
- *	- initialise libcurl in _PG_init (which may run in the postmaster before
- *	  it forks), hand libcurl palloc-based allocators, install signal
- *	  handlers, or sleep: every wait goes through curl_multi_poll or WaitLatch
+ *	- install signal handlers, or sleep: every wait (for an answer, a retry
+ *	  or the rate limiter) goes through curl_multi_poll or WaitLatch
  *	  in slices of at most TC_SLICE_MS, with CHECK_FOR_INTERRUPTS and a
  *	  postmaster-death check between them, so query cancel, statement_timeout
  *	  and the postmaster's death act promptly.
  *	- let libcurl block the backend on a name lookup.  libcurl resolves names
  *	  in a thread of its own; CURLOPT_QUICK_EXIT lets it abandon that thread
- *	  instead of joining it when a transfer is cut short, and signals are
- *	  blocked while libcurl may start one, so that PostgreSQL's signal
- *	  handlers only ever run in the backend's own thread.
- *	- open more sockets than fd.c allows external files: each transfer slot
- *	  is paid for with AcquireExternalFD first, and a run that cannot get
- *	  them all runs with fewer slots.
+ *	  instead of joining it when a transfer is cut short (and connection.c
+ *	  blocks signals while libcurl may start one).
  *	- put the API key into any message, or turn on CURLOPT_VERBOSE (which
  *	  would log the Authorization header).
  *	- know anything about TopCalls: URLs, answers and their errors belong to
@@ -46,11 +41,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <pthread.h>
-#include <signal.h>
-
-#include <curl/curl.h>
 
 #include "access/xact.h"
 #include "lib/ilist.h"
@@ -66,15 +56,7 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
-#include "topcalls_fdw.h"
-
-/*
- * curl_multi_poll and CURLINFO_RETRY_AFTER came in 7.66.0; the _STR protocol
- * options in 7.85.0 (older versions have the bitmask options, used below).
- */
-#if LIBCURL_VERSION_NUM < 0x074200
-#error "topcalls_fdw needs libcurl 7.66.0 or later"
-#endif
+#include "connection.h"
 
 /* Longest wait without a CHECK_FOR_INTERRUPTS, in milliseconds. */
 #define TC_SLICE_MS				100
@@ -108,13 +90,8 @@
 #define TC_LOW_SPEED_TIME_MIN	1
 #define TC_LOW_SPEED_TIME_MAX	10
 
-/* Idle easy handles kept for reuse; more are cleaned up when released. */
-#define TC_POOL_MAX				16
-
 /* First allocation for a body; it doubles as the body grows. */
 #define TC_BODY_INITIAL			8192
-
-#define TC_USER_AGENT			"topcalls_fdw/1.0"
 
 struct TcRun;
 
@@ -146,6 +123,8 @@ typedef struct TcSlot
 	curl_off_t	win_bytes;		/* bytes received when the window began */
 	bool		too_slow;		/* cut off by the guard */
 
+	instr_time	started;		/* when the attempt was sent */
+
 	char		errbuf[CURL_ERROR_SIZE];
 } TcSlot;
 
@@ -162,11 +141,14 @@ typedef struct TcRun
 	MemoryContext runcxt;		/* holds this struct and its arrays */
 	MemoryContext bodycxt;		/* the caller's context: bodies and messages */
 	int			nestlevel;		/* transaction nest level at the start */
-	uint64		generation;		/* tc_generation when we set the multi up */
+	uint64		generation;		/* tc_conn_generation when we set it up */
 
 	TcHttpRequest *reqs;
 	int			nreqs;
+	const TcOptions *opts;
 	TcHttpStats *stats;
+	TcServerState *server;		/* the limiter and statistics of opts' */
+	bool		use_cache;		/* lookups may be served from the cache */
 	TcHttpDoneFn done;
 	TcHttpWorkFn work;			/* see TcHttpWorkFn; NULL: none */
 	bool		work_pending;	/* work returned true last time */
@@ -189,51 +171,29 @@ typedef struct TcRun
 	int		   *waiting;		/* requests waiting for a retry, oldest first */
 	int			nwaiting;
 	int			next_new;		/* next request never sent */
+
+	/*
+	 * Requests that have their turn from the limiter, to be sent at
+	 * token_at, in that order.  Each holds a slot meanwhile, so that a run
+	 * never reserves more turns than it can use.
+	 */
+	TimestampTz *token_at;
+	int		   *ready;
+	int			nready;
+	TimestampTz throttled_since;	/* 0: no request is waiting for a turn */
+	bool		idle_trimmed;	/* tc_conn_keep_idle was called */
 } TcRun;
 
-/* Per-backend libcurl state, created on first use. */
-static bool tc_curl_initialized = false;
-static bool tc_quick_exit = false;	/* the libcurl loaded has QUICK_EXIT */
 static bool tc_callbacks_registered = false;
-static CURLM *tc_multi = NULL;
-static CURLSH *tc_share = NULL;
-static CURL *tc_pool[TC_POOL_MAX];
-static int	tc_pool_len = 0;
 
 /* Runs in progress, innermost last. */
 static dlist_head tc_runs = DLIST_STATIC_INIT(tc_runs);
 
-/*
- * File descriptors claimed from fd.c for libcurl, so that the backend's own
- * file cache leaves room for them.  A transfer slot costs TC_FDS_PER_SLOT:
- * its connection's socket (two while happy eyeballs tries IPv6 and IPv4
- * at once), and the socket pair of libcurl's resolver thread while a name is
- * being looked up.  The multi handle itself holds
- * TC_FDS_MULTI (its wakeup socket pair).  The first slot and the multi
- * handle are reserved unconditionally (ReserveExternalFD), so that a query
- * can always run; every further slot must be granted by AcquireExternalFD,
- * which keeps all external files of the backend within a third of
- * max_safe_fds.  Claims follow the largest run so far, since idle
- * connections stay open between runs, and are given back when the
- * connections are forgotten.  Never touched inside a curl callback.
- */
-#define TC_FDS_PER_SLOT			4
-#define TC_FDS_MULTI			2
-static int	tc_claimed_fds = 0;
-
 /* tc_http_forget_connections was called while runs were in progress. */
 static bool tc_forget_pending = false;
 
-/* Bumped each time a run sets the multi handle's options. */
-static uint64 tc_generation = 0;
-
-static void tc_http_setup(void);
-static void tc_configure_multi(TcRun *run);
 static void tc_forget_now(void);
-static CURL *tc_easy_get(void);
-static void tc_easy_release(CURL *easy, bool reuse);
 static void tc_slot_release(TcSlot *slot, bool reuse);
-static struct curl_slist *tc_build_headers(const TcOptions *opts);
 static TcRun *tc_run_create(TcHttpRequest *reqs, int nreqs,
 							const TcOptions *opts, TcHttpStats *stats,
 							TcHttpDoneFn done, void *arg);
@@ -241,6 +201,11 @@ static void tc_run_prepare(TcRun *run, const TcOptions *opts);
 static void tc_run_destroy(TcRun *run, bool on_error);
 static void tc_run_drive(TcRun *run);
 static long tc_start_attempts(TcRun *run, TimestampTz now);
+static void tc_take_turn(TcRun *run, int reqno, TimestampTz now,
+						 long *wait_ms);
+static void tc_note_throttled(TcRun *run, TimestampTz now);
+static bool tc_hand_over(TcRun *run, TcHttpRequest *req);
+static void tc_count_abandoned(TcRun *run, TcSlot *slot);
 static void tc_start_attempt(TcRun *run, int reqno);
 static void tc_set_options(TcRun *run, TcSlot *slot, CURL *easy,
 						   const TcHttpRequest *req);
@@ -256,25 +221,7 @@ static void tc_xact_callback(XactEvent event, void *arg);
 static void tc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								SubTransactionId parentSubid, void *arg);
 static void tc_abort_runs(int nestlevel);
-static int	tc_claim_slots(int wanted);
-static CURLMcode tc_multi_perform(int *running);
 static void tc_check_postmaster(void);
-static void tc_free_headers(struct curl_slist *list);
-pg_noreturn static void tc_setopt_failed(const char *name, CURLcode rc);
-pg_noreturn static void tc_multi_failed(const char *func, CURLMcode mc);
-
-/*
- * Set an easy-handle option and raise an ERROR if libcurl refuses it: a
- * security option silently ignored (say the protocol restriction on an old
- * libcurl) must not go unnoticed.  Only the option's name is reported, never
- * its value, which for the headers contains the API key.
- */
-#define TC_SETOPT(easy, opt, val) \
-	do { \
-		CURLcode	tc_rc_ = curl_easy_setopt((easy), (opt), (val)); \
-		if (tc_rc_ != CURLE_OK) \
-			tc_setopt_failed(#opt, tc_rc_); \
-	} while (0)
 
 
 /*
@@ -303,7 +250,13 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 
 	INSTR_TIME_SET_CURRENT(start);
 
-	tc_http_setup();
+	if (!tc_callbacks_registered)
+	{
+		RegisterXactCallback(tc_xact_callback, NULL);
+		RegisterSubXactCallback(tc_subxact_callback, NULL);
+		tc_callbacks_registered = true;
+	}
+	tc_conn_setup();
 
 	PG_TRY();
 	{
@@ -354,202 +307,12 @@ tc_http_forget_connections(void)
 	tc_forget_now();
 }
 
-/*
- * Lazy per-backend setup: libcurl's global state, the abort callbacks, and
- * the multi and share handles.  Each step is done once; the handles are
- * created again after tc_http_forget_connections.
- */
-static void
-tc_http_setup(void)
-{
-	if (!tc_curl_initialized)
-	{
-		CURLcode	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-
-		if (rc != CURLE_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("could not initialize libcurl: %s",
-							curl_easy_strerror(rc))));
-		/* the library loaded may be older than the headers built with */
-		tc_quick_exit = curl_version_info(CURLVERSION_NOW)->version_num >= 0x075700;
-		tc_curl_initialized = true;
-	}
-
-	if (!tc_callbacks_registered)
-	{
-		RegisterXactCallback(tc_xact_callback, NULL);
-		RegisterSubXactCallback(tc_subxact_callback, NULL);
-		tc_callbacks_registered = true;
-	}
-
-	/*
-	 * The multi handle already shares connections and DNS answers among its
-	 * transfers, but libcurl keeps TLS session tickets per easy handle; the
-	 * share handle lets a new connection resume a session any earlier
-	 * transfer established.  Backends are single-threaded, so no locking
-	 * callbacks are needed.
-	 */
-	if (tc_share == NULL)
-	{
-		CURLSH	   *share = curl_share_init();
-		CURLSHcode	sc;
-
-		if (share == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-					 errmsg("out of memory"),
-					 errdetail("Could not create a libcurl share handle.")));
-		sc = curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-		if (sc != CURLSHE_OK)
-		{
-			curl_share_cleanup(share);
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("could not set up libcurl TLS session sharing: %s",
-							curl_share_strerror(sc))));
-		}
-		tc_share = share;
-	}
-
-	if (tc_multi == NULL)
-	{
-		tc_multi = curl_multi_init();
-		if (tc_multi == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-					 errmsg("out of memory"),
-					 errdetail("Could not create a libcurl multi handle.")));
-	}
-}
-
-/*
- * Set the multi handle's limits for this run.  They are set on every run
- * (and again after a nested run changed them), since max_concurrency is a
- * server option that differs from one server to the next.
- */
-static void
-tc_configure_multi(TcRun *run)
-{
-	long		max_sockets = (tc_claimed_fds - TC_FDS_MULTI) / TC_FDS_PER_SLOT;
-	CURLMcode	mc;
-
-	/*
-	 * One connection per concurrent transfer over HTTP/1.1; over HTTP/2 the
-	 * transfers multiplex on fewer.
-	 */
-	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-						   (long) run->nslots);
-	if (mc != CURLM_OK)
-		tc_multi_failed("curl_multi_setopt", mc);
-
-	/*
-	 * Every host together (nested runs may talk to another server) stays
-	 * within the sockets claimed from fd.c, open or idle.  MAXCONNECTS is
-	 * the cache of idle connections kept between runs.
-	 */
-	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-						   max_sockets);
-	if (mc != CURLM_OK)
-		tc_multi_failed("curl_multi_setopt", mc);
-	mc = curl_multi_setopt(tc_multi, CURLMOPT_MAXCONNECTS, max_sockets);
-	if (mc != CURLM_OK)
-		tc_multi_failed("curl_multi_setopt", mc);
-	mc = curl_multi_setopt(tc_multi, CURLMOPT_PIPELINING,
-						   (long) CURLPIPE_MULTIPLEX);
-	if (mc != CURLM_OK)
-		tc_multi_failed("curl_multi_setopt", mc);
-
-	run->generation = ++tc_generation;
-}
-
-/*
- * Clean up the pool, the multi handle (which closes its connections) and the
- * share handle, in that order: the share handle refuses to go while an easy
- * handle still refers to it.  Only called when no run is in progress, so no
- * easy handle is attached anywhere.
- */
+/* Forget the connections now: no run is in progress. */
 static void
 tc_forget_now(void)
 {
-	while (tc_pool_len > 0)
-		curl_easy_cleanup(tc_pool[--tc_pool_len]);
-	if (tc_multi != NULL)
-	{
-		curl_multi_cleanup(tc_multi);
-		tc_multi = NULL;
-	}
-	if (tc_share != NULL)
-	{
-		curl_share_cleanup(tc_share);
-		tc_share = NULL;
-	}
-	while (tc_claimed_fds > 0)
-	{
-		ReleaseExternalFD();
-		tc_claimed_fds--;
-	}
+	tc_conn_forget();
 	tc_forget_pending = false;
-}
-
-/*
- * Claim from fd.c the file descriptors of up to "wanted" transfer slots (see
- * TC_FDS_PER_SLOT), and return how many slots are paid for: "wanted", or
- * fewer when fd.c refuses more, but always at least one.
- */
-static int
-tc_claim_slots(int wanted)
-{
-	int			needed = TC_FDS_MULTI + TC_FDS_PER_SLOT * Max(wanted, 1);
-
-	while (tc_claimed_fds < needed)
-	{
-		if (tc_claimed_fds < TC_FDS_MULTI + TC_FDS_PER_SLOT)
-			ReserveExternalFD();
-		else if (!AcquireExternalFD())
-			break;
-		tc_claimed_fds++;
-	}
-	return Min(Max(wanted, 1),
-			   (tc_claimed_fds - TC_FDS_MULTI) / TC_FDS_PER_SLOT);
-}
-
-/* An easy handle from the pool, or a new one. */
-static CURL *
-tc_easy_get(void)
-{
-	CURL	   *easy;
-
-	if (tc_pool_len > 0)
-		return tc_pool[--tc_pool_len];
-
-	easy = curl_easy_init();
-	if (easy == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Could not create a libcurl easy handle.")));
-	return easy;
-}
-
-/*
- * Give back an easy handle that is not attached to the multi handle.
- *
- * curl_easy_reset drops every option, so no pointer into our memory (error
- * buffer, header list, slot) survives in the pooled handle, and the next
- * user must set every option again (stale options on reused handles were the
- * cause of several of pgsql-http's bugs).
- */
-static void
-tc_easy_release(CURL *easy, bool reuse)
-{
-	if (reuse && tc_pool_len < TC_POOL_MAX)
-	{
-		curl_easy_reset(easy);
-		tc_pool[tc_pool_len++] = easy;
-	}
-	else
-		curl_easy_cleanup(easy);
 }
 
 /*
@@ -575,93 +338,7 @@ tc_slot_release(TcSlot *slot, bool reuse)
 	}
 	slot->easy = NULL;
 	slot->finished = false;
-	tc_easy_release(easy, reuse);
-}
-
-/*
- * The request headers, shared by all the run's transfers.
- *
- * The Authorization line is assembled first, in palloc'd memory, so that
- * nothing can raise an ERROR once the list exists (it is malloc'd by
- * libcurl, and only linked into the run when this returns).  Our copy is
- * wiped before it is freed, and so are libcurl's copies (tc_free_headers).
- */
-static struct curl_slist *
-tc_build_headers(const TcOptions *opts)
-{
-	static const char *const fixed[] = {
-		"Accept: application/json",
-		"User-Agent: " TC_USER_AGENT,
-	};
-	struct curl_slist *list = NULL;
-	struct curl_slist *next;
-	char	   *auth = NULL;
-	int			i;
-
-	/*
-	 * No key, no header: the API answers 401, which api.c reports.  The
-	 * option validator should have caught line breaks already; checking here
-	 * as well keeps a stray one from ever splitting the header.
-	 */
-	if (opts->api_key != NULL && opts->api_key[0] != '\0')
-	{
-		if (strpbrk(opts->api_key, "\r\n") != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("api_key must not contain line breaks")));
-		auth = psprintf("Authorization: Bearer %s", opts->api_key);
-	}
-
-	for (i = 0; i < (int) lengthof(fixed); i++)
-	{
-		next = curl_slist_append(list, fixed[i]);
-		if (next == NULL)
-			goto oom;
-		list = next;
-	}
-	if (auth != NULL)
-	{
-		next = curl_slist_append(list, auth);
-		if (next == NULL)
-			goto oom;
-		list = next;
-		explicit_bzero(auth, strlen(auth));
-		pfree(auth);
-	}
-	return list;
-
-oom:
-	/* curl_slist_append leaves the list as it was when it fails */
-	tc_free_headers(list);
-	if (auth != NULL)
-	{
-		explicit_bzero(auth, strlen(auth));
-		pfree(auth);
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-			 errmsg("out of memory"),
-			 errdetail("Could not build the HTTP request headers.")));
-	return NULL;				/* keep compiler quiet */
-}
-
-/*
- * Free a header list built by tc_build_headers, wiping every line first: one
- * of them carries the API key, and freed memory is not cleared by malloc.
- * (libcurl also copies the headers into each request it sends, and frees
- * that copy itself; there is no way to reach it.)  Never raises an ERROR.
- */
-static void
-tc_free_headers(struct curl_slist *list)
-{
-	struct curl_slist *item;
-
-	for (item = list; item != NULL; item = item->next)
-	{
-		if (item->data != NULL)
-			explicit_bzero(item->data, strlen(item->data));
-	}
-	curl_slist_free_all(list);
+	tc_conn_easy_release(easy, reuse);
 }
 
 /*
@@ -710,7 +387,7 @@ tc_run_prepare(TcRun *run, const TcOptions *opts)
 		run->low_speed_time = TC_LOW_SPEED_TIME_MAX;
 	run->max_retries = Max(opts->max_retries, 0);
 	run->max_bytes = opts->max_response_bytes;
-	run->nslots = tc_claim_slots(opts->max_concurrency);
+	run->nslots = tc_conn_claim_slots(opts->max_concurrency);
 	if (run->nslots < opts->max_concurrency)
 		elog(DEBUG1, "topcalls_fdw: %d requests in flight instead of max_concurrency %d: no more file descriptors to spare",
 			 run->nslots, opts->max_concurrency);
@@ -740,10 +417,54 @@ tc_run_prepare(TcRun *run, const TcOptions *opts)
 		req->too_slow = false;
 		req->error = NULL;
 		req->priv = NULL;
+		req->from_cache = false;
+		req->cache_ok = false;
 	}
 
-	run->headers = tc_build_headers(opts);
-	tc_configure_multi(run);
+	run->token_at = MemoryContextAllocZero(run->runcxt,
+										   sizeof(TimestampTz) * run->nreqs);
+	run->ready = MemoryContextAllocZero(run->runcxt, sizeof(int) * run->nreqs);
+	run->opts = opts;
+	run->server = tc_server_state(opts);
+
+	/*
+	 * Lookups the cache has: handed over in their turn, without a request
+	 * (tc_run_drive).
+	 */
+	run->use_cache = tc_cache_enabled(opts);
+	if (run->use_cache)
+	{
+		int64		hits = 0;
+		int64		misses = 0;
+
+		for (i = 0; i < run->nreqs; i++)
+		{
+			TcHttpRequest *req = &run->reqs[i];
+			MemoryContext old;
+
+			if (req->cache_kind == 0)
+				continue;
+			old = MemoryContextSwitchTo(run->bodycxt);
+			req->body = tc_cache_get(opts, req->cache_kind, req->url,
+									 &req->body_len);
+			MemoryContextSwitchTo(old);
+			if (req->body == NULL)
+			{
+				misses++;
+				continue;
+			}
+			req->from_cache = true;
+			req->status = 200;
+			req->content_type = MemoryContextStrdup(run->bodycxt, "application/json");
+			hits++;
+		}
+		run->stats->cache_hits += hits;
+		run->stats->cache_misses += misses;
+		tc_server_count_cache(run->server, hits, misses);
+	}
+
+	run->headers = tc_conn_build_headers(opts);
+	run->generation = tc_conn_configure(run->nslots);
 }
 
 /*
@@ -770,6 +491,7 @@ tc_run_destroy(TcRun *run, bool on_error)
 
 			if (slot->easy == NULL)
 				continue;
+			tc_count_abandoned(run, slot);
 			if (!on_error && slot->buf != NULL)
 				pfree(slot->buf);
 			slot->buf = NULL;
@@ -778,7 +500,7 @@ tc_run_destroy(TcRun *run, bool on_error)
 	}
 	if (run->headers != NULL)
 	{
-		tc_free_headers(run->headers);
+		tc_conn_free_headers(run->headers);
 		run->headers = NULL;
 	}
 	dlist_delete(&run->node);
@@ -786,6 +508,23 @@ tc_run_destroy(TcRun *run, bool on_error)
 
 	if (tc_forget_pending && dlist_is_empty(&tc_runs))
 		tc_forget_now();
+}
+
+/*
+ * A transfer is abandoned (an ERROR, a cancel, or the caller stopped): count
+ * its request in the server's statistics if it was sent, since the API then
+ * received it.  Never raises an ERROR.
+ */
+static void
+tc_count_abandoned(TcRun *run, TcSlot *slot)
+{
+	long		request_size = 0;
+
+	if (!slot->attached || run->server == NULL)
+		return;
+	if (curl_easy_getinfo(slot->easy, CURLINFO_REQUEST_SIZE, &request_size) == CURLE_OK &&
+		request_size > 0)
+		tc_server_count_request(run->server, run->reqs[slot->reqno].attempts > 1);
 }
 
 /*
@@ -820,14 +559,34 @@ tc_run_drive(TcRun *run)
 				continue;
 			if (!tc_finish_attempt(run, slot))
 				return;
-			if (run->generation != tc_generation)
-				tc_configure_multi(run);
+			if (run->generation != tc_conn_generation)
+				run->generation = tc_conn_configure(run->nslots);
+		}
+
+		/* the cache's answers, in their turn among the others */
+		while (run->next_new < run->nreqs &&
+			   run->reqs[run->next_new].from_cache)
+		{
+			if (!tc_hand_over(run, &run->reqs[run->next_new++]))
+				return;
 		}
 
 		now = GetCurrentTimestamp();
 		wait_ms = tc_start_attempts(run, now);
+		tc_note_throttled(run, now);
 
-		if (run->nactive == 0 && run->nwaiting == 0 &&
+		/*
+		 * Nothing left to start: the connections of the transfers still in
+		 * flight need not all stay open afterwards.
+		 */
+		if (!run->idle_trimmed && run->nwaiting == 0 && run->nready == 0 &&
+			run->next_new >= run->nreqs)
+		{
+			tc_conn_keep_idle(run->opts->max_idle_connections);
+			run->idle_trimmed = true;
+		}
+
+		if (run->nactive == 0 && run->nwaiting == 0 && run->nready == 0 &&
 			run->next_new >= run->nreqs)
 		{
 			/* all done but the caller's work, if any is left */
@@ -841,7 +600,7 @@ tc_run_drive(TcRun *run)
 
 		if (run->nactive > 0)
 		{
-			mc = tc_multi_perform(&running);
+			mc = tc_conn_perform(&running);
 			if (mc != CURLM_OK)
 				tc_multi_failed("curl_multi_perform", mc);
 			if (tc_read_messages(run))
@@ -879,8 +638,8 @@ tc_run_drive(TcRun *run)
 		else
 		{
 			/*
-			 * Nothing in flight: every remaining request waits for its retry.
-			 * Wait on the latch, which cancel and timeouts set.
+			 * Nothing in flight: every remaining request waits for its retry
+			 * or its turn.  Wait on the latch, which cancel and timeouts set.
 			 */
 			(void) WaitLatch(MyLatch,
 							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -888,35 +647,6 @@ tc_run_drive(TcRun *run)
 			ResetLatch(MyLatch);
 		}
 	}
-}
-
-/*
- * curl_multi_perform with every asynchronous signal blocked.
- *
- * This is where libcurl starts its resolver threads, and a new thread
- * inherits the signal mask of the one that creates it: with the signals
- * blocked here, PostgreSQL's handlers (which set latches and flags meant
- * for the backend's own thread) can never run on one of libcurl's.  Signals
- * that arrive meanwhile are delivered as soon as the mask is restored, a
- * few microseconds later, since perform itself never waits.
- */
-static CURLMcode
-tc_multi_perform(int *running)
-{
-	sigset_t	block;
-	sigset_t	saved;
-	CURLMcode	mc;
-
-	sigfillset(&block);
-	/* faults of this thread's own must still be delivered at once */
-	sigdelset(&block, SIGSEGV);
-	sigdelset(&block, SIGBUS);
-	sigdelset(&block, SIGFPE);
-	sigdelset(&block, SIGILL);
-	pthread_sigmask(SIG_BLOCK, &block, &saved);
-	mc = curl_multi_perform(tc_multi, running);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	return mc;
 }
 
 /*
@@ -933,17 +663,39 @@ tc_check_postmaster(void)
 }
 
 /*
- * Fill free slots: retries that are due first (they have waited longest),
- * then requests never sent, in the caller's order.  Returns how long the
- * loop may wait before something needs starting: the time to the earliest
- * retry not yet due, at most TC_SLICE_MS.
+ * Fill free slots: requests whose turn from the limiter has come first,
+ * then retries that are due (they have waited longest), then requests
+ * never sent, in the caller's order; each of the latter two takes its turn
+ * from the limiter first (tc_take_turn).  Returns how long the loop may wait
+ * before something needs starting: the time to the earliest turn or retry
+ * not yet due, at most TC_SLICE_MS.
  */
 static long
 tc_start_attempts(TcRun *run, TimestampTz now)
 {
 	long		wait_ms = TC_SLICE_MS;
-	int			w = 0;
+	int			w;
 
+	w = 0;
+	while (w < run->nready)
+	{
+		int			reqno = run->ready[w];
+
+		if (run->token_at[reqno] > now)
+		{
+			long		ms = TimestampDifferenceMilliseconds(now, run->token_at[reqno]);
+
+			wait_ms = Min(wait_ms, Max(ms, 1));
+			w++;
+			continue;
+		}
+		memmove(&run->ready[w], &run->ready[w + 1],
+				sizeof(int) * (run->nready - w - 1));
+		run->nready--;
+		tc_start_attempt(run, reqno);
+	}
+
+	w = 0;
 	while (w < run->nwaiting)
 	{
 		int			reqno = run->waiting[w];
@@ -955,22 +707,119 @@ tc_start_attempts(TcRun *run, TimestampTz now)
 			wait_ms = Min(wait_ms, Max(ms, 1));
 			w++;
 		}
-		else if (run->nactive < run->nslots)
+		else if (run->nactive + run->nready < run->nslots)
 		{
 			/* keep the others in order */
 			memmove(&run->waiting[w], &run->waiting[w + 1],
 					sizeof(int) * (run->nwaiting - w - 1));
 			run->nwaiting--;
-			tc_start_attempt(run, reqno);
+			tc_take_turn(run, reqno, now, &wait_ms);
 		}
 		else
 			w++;				/* due, but no slot until one finishes */
 	}
 
-	while (run->nactive < run->nslots && run->next_new < run->nreqs)
-		tc_start_attempt(run, run->next_new++);
+	/* a request the cache answers is handed over by tc_run_drive */
+	while (run->nactive + run->nready < run->nslots &&
+		   run->next_new < run->nreqs &&
+		   !run->reqs[run->next_new].from_cache)
+		tc_take_turn(run, run->next_new++, now, &wait_ms);
 
 	return wait_ms;
+}
+
+/*
+ * Ask the limiter for request reqno's turn: send it now, or queue it in
+ * run->ready for when its turn comes.  A turn that would come after
+ * statement_timeout is an ERROR at once, rather than a wait that the timeout
+ * would cut short anyway.
+ */
+static void
+tc_take_turn(TcRun *run, int reqno, TimestampTz now, long *wait_ms)
+{
+	long		max_wait = -1;
+	long		paused_ms = 0;
+	long		turn_ms;
+
+	if (StatementTimeout > 0)
+	{
+		TimestampTz deadline =
+			TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(),
+										StatementTimeout);
+
+		max_wait = Max(TimestampDifferenceMilliseconds(now, deadline), 0);
+	}
+
+	turn_ms = tc_limit_reserve(run->server, run->opts, max_wait, &paused_ms);
+	if (turn_ms < 0)
+	{
+		if (paused_ms > max_wait)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("requests to server \"%s\" are paused past statement_timeout",
+							run->opts->servername),
+					 errdetail("The API answered 429 Too Many Requests; requests resume in %ld ms, and %ld ms of the statement remain.",
+							   paused_ms, max_wait),
+					 errhint("Set rate_limit on the server below the API's limit, or raise statement_timeout.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("rate_limit of server \"%s\" would delay a request past statement_timeout",
+						run->opts->servername),
+				 errdetail("Other requests of the server and API key have taken the turns of the %ld ms of the statement that remain.",
+						   max_wait),
+				 errhint("Raise rate_limit or statement_timeout, or make the query read fewer rows.")));
+	}
+	if (turn_ms == 0)
+	{
+		tc_start_attempt(run, reqno);
+		return;
+	}
+	run->token_at[reqno] = TimestampTzPlusMilliseconds(now, turn_ms);
+	run->ready[run->nready++] = reqno;
+	*wait_ms = Min(*wait_ms, turn_ms);
+}
+
+/*
+ * Account the time requests of the run spent waiting for their turn: the
+ * time during which at least one was, so that concurrent waits count once.
+ */
+static void
+tc_note_throttled(TcRun *run, TimestampTz now)
+{
+	if (run->throttled_since != 0)
+	{
+		double		ms = (double) (now - run->throttled_since) / 1000.0;
+
+		run->stats->throttled_ms += ms;
+		tc_server_count_throttled(run->server, ms);
+	}
+	run->throttled_since = run->nready > 0 ? now : 0;
+}
+
+/*
+ * Hand a finished request (its final answer, or the cache's) to the caller,
+ * then store the answer in the cache if the caller accepted it
+ * (req->cache_ok), and free the body and content type.  Returns what "done"
+ * returned.
+ */
+static bool
+tc_hand_over(TcRun *run, TcHttpRequest *req)
+{
+	bool		go_on = true;
+
+	if (run->done != NULL)
+		go_on = run->done(req, run->arg);
+	if (req->cache_ok && req->cache_kind != 0 && run->use_cache &&
+		!req->from_cache && req->status == 200 && req->body != NULL)
+		(void) tc_cache_put(run->opts, req->cache_kind, req->url,
+							req->body, req->body_len);
+	if (req->body != NULL)
+		pfree(req->body);
+	req->body = NULL;
+	if (req->content_type != NULL)
+		pfree(req->content_type);
+	req->content_type = NULL;
+	return go_on;
 }
 
 /* Send one attempt of request reqno on a free slot. */
@@ -993,7 +842,7 @@ tc_start_attempt(TcRun *run, int reqno)
 	}
 	Assert(slot != NULL);
 
-	easy = tc_easy_get();
+	easy = tc_conn_easy_get();
 
 	/* From here on the cleanup paths see the handle through the slot. */
 	slot->easy = easy;
@@ -1011,6 +860,7 @@ tc_start_attempt(TcRun *run, int reqno)
 	slot->win_bytes = 0;
 	slot->too_slow = false;
 	slot->errbuf[0] = '\0';
+	INSTR_TIME_SET_CURRENT(slot->started);
 
 	tc_set_options(run, slot, easy, req);
 
@@ -1229,6 +1079,7 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 	char	   *errtext = NULL;
 	char	   *info_str = NULL;
 	curl_off_t	retry_after = 0;
+	long		request_size = 0;
 	curl_off_t	pretransfer_us = 0;
 	char	   *body;
 	size_t		body_len;
@@ -1243,6 +1094,7 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 		info_str != NULL)
 		ctype = MemoryContextStrdup(run->bodycxt, info_str);
 	(void) curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
+	(void) curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_size);
 
 	/*
 	 * libcurl reports a connect timeout and a transfer timeout with the same
@@ -1276,6 +1128,17 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 	slot_too_slow = slot->too_slow;
 	slot->buf = NULL;
 	run->stats->bytes_received += body_len;
+	{
+		instr_time	elapsed;
+
+		INSTR_TIME_SET_CURRENT(elapsed);
+		INSTR_TIME_SUBTRACT(elapsed, slot->started);
+		tc_server_count_answer(run->server, request_size > 0, req->attempts > 1,
+							   status, rc != CURLE_OK, body_len,
+							   INSTR_TIME_GET_MILLISEC(elapsed),
+							   retry_after > 0 ?
+							   (long) Min(retry_after, (curl_off_t) (TC_RETRY_AFTER_MAX_MS / 1000 + 1)) * 1000 : 0);
+	}
 
 	if (slot->oom)
 	{
@@ -1369,9 +1232,7 @@ tc_finish_attempt(TcRun *run, TcSlot *slot)
 	req->content_type = ctype;
 	req->error = errtext;
 
-	if (run->done == NULL)
-		return true;
-	return run->done(req, run->arg);
+	return tc_hand_over(run, req);
 }
 
 /* Full-jitter backoff before retry number "retry" (1, 2, ...). */
@@ -1567,25 +1428,4 @@ tc_abort_runs(int nestlevel)
 			break;
 		tc_run_destroy(run, true);
 	}
-}
-
-/* The ERROR of an option libcurl refused (never its value: see TC_SETOPT). */
-static void
-tc_setopt_failed(const char *name, CURLcode rc)
-{
-	ereport(ERROR,
-			(errcode(rc == CURLE_OUT_OF_MEMORY ? ERRCODE_FDW_OUT_OF_MEMORY :
-					 ERRCODE_FDW_ERROR),
-			 errmsg("could not set libcurl option %s: %s",
-					name, curl_easy_strerror(rc))));
-}
-
-/* The ERROR of a failed call on the multi handle. */
-static void
-tc_multi_failed(const char *func, CURLMcode mc)
-{
-	ereport(ERROR,
-			(errcode(mc == CURLM_OUT_OF_MEMORY ? ERRCODE_FDW_OUT_OF_MEMORY :
-					 ERRCODE_FDW_ERROR),
-			 errmsg("%s failed: %s", func, curl_multi_strerror(mc))));
 }

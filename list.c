@@ -21,6 +21,14 @@
  * ids of the current timestamp; a lower time bound stops the list at the
  * first older row, and an upper bound starts it at a cursor of that time.
  *
+ * With cache_ttl_ms, a list read to its end (the API gave no next page, and
+ * no ERROR came) is stored in the cache (cache.c) as the bodies of its
+ * pages, keyed by its first page's URL, if it fits; a later read of the same
+ * list replays those pages, checked and converted as if they had just
+ * arrived, and sends no request for them.  A complete read of a table's
+ * whole list (no filter, no time bound) also tells every backend's planner
+ * the table's size (shared.c).
+ *
  * What this file must not do: decide which lists to read (scan.c), build
  * URLs (api.c), parse JSON or convert values (convert.c), talk HTTP (http.c).
  *
@@ -87,6 +95,14 @@ typedef struct TcList
 	int			ngroup;
 	int			group_cap;
 	HTAB	   *all_ids;		/* without the order: every id so far */
+	int64		rows_kept;		/* rows not dropped, this pass */
+
+	/* the cache: the pages of this pass, to store, or being replayed */
+	char	   *cache_url;		/* the first page's URL; NULL: no caching */
+	StringInfo	collected;		/* each page: uint32 length, then the body */
+	char	   *replay;			/* the cache's pages; NULL: not replaying */
+	size_t		replay_len;
+	size_t		replay_pos;
 } TcList;
 
 /* A request of a round: whose, and for what. */
@@ -128,8 +144,13 @@ struct TcListSet
 };
 
 static void tc_list_check_cursor(TcList *list, const char *what);
-static void tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
+static bool tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
 							const char *what);
+static void tc_list_take_page(TcListSet *set, TcList *list,
+							  TcHttpRequest *req);
+static void tc_list_cache_begin(TcListSet *set, TcList *list, const char *url);
+static void tc_list_replay_page(TcListSet *set, TcList *list,
+								TcHttpRequest *req);
 
 /*
  * tc_listset_create
@@ -186,6 +207,12 @@ tc_list_reset(TcListSet *set, TcList *list)
 	list->brent_power = 1;
 	list->brent_steps = 0;
 	list->empty_run = 0;
+
+	list->rows_kept = 0;
+	list->cache_url = NULL;
+	list->collected = NULL;
+	list->replay = NULL;
+	list->replay_len = list->replay_pos = 0;
 
 	list->have_last = false;
 	list->ngroup = 0;
@@ -282,31 +309,127 @@ tc_listset_done(TcHttpRequest *req, void *arg)
 	TcList	   *list = rr->list;
 
 	if (rr->item < 0)
-	{
-		MemoryContext cxt;
-		TcParsedPage *page;
-
-		(void) tc_api_check_answer(req, false, set->opts);
-		cxt = AllocSetContextCreate(list->cxt, "topcalls_fdw list page",
-									ALLOCSET_DEFAULT_SIZES);
-		page = tc_page_parse(set->conv, req, cxt);
-		set->pages++;
-		set->rows_read += tc_page_nitems(page);
-		list->next = page;
-		list->next_cxt = cxt;
-		tc_list_examine(set, list, page, req->what);
-	}
+		tc_list_take_page(set, list, req);
 	else
 	{
 		bool		found = tc_api_check_answer(req, true, set->opts);
 
 		tc_page_set_detail(list->current, rr->item, req, found);
 		set->details_fetched++;
+		req->cache_ok = found;
 	}
-	if (req->body)
-		pfree(req->body);
-	req->body = NULL;
 	return true;
+}
+
+/*
+ * A page of the list has arrived (or was replayed from the cache): check
+ * it, parse it, examine its rows; keep it for the cache while the pass is
+ * being collected, and store the pass when the page was the last.
+ */
+static void
+tc_list_take_page(TcListSet *set, TcList *list, TcHttpRequest *req)
+{
+	MemoryContext cxt;
+	TcParsedPage *page;
+	bool		ended;
+
+	(void) tc_api_check_answer(req, false, set->opts);
+	cxt = AllocSetContextCreate(list->cxt, "topcalls_fdw list page",
+								ALLOCSET_DEFAULT_SIZES);
+	page = tc_page_parse(set->conv, req, cxt);
+	set->pages++;
+	set->rows_read += tc_page_nitems(page);
+	list->next = page;
+	list->next_cxt = cxt;
+	ended = tc_list_examine(set, list, page, req->what);
+
+	if (list->collected != NULL)
+	{
+		uint32		len = (uint32) req->body_len;
+
+		if (list->collected->len + sizeof(uint32) + req->body_len >
+			tc_cache_max_entry())
+		{
+			/* too large for the cache: read every time */
+			pfree(list->collected->data);
+			pfree(list->collected);
+			list->collected = NULL;
+		}
+		else
+		{
+			appendBinaryStringInfo(list->collected, (char *) &len, sizeof(len));
+			appendBinaryStringInfo(list->collected, req->body, req->body_len);
+		}
+	}
+
+	if (!ended)
+		return;
+	if (list->collected != NULL)
+	{
+		(void) tc_cache_put(set->opts, TC_CACHE_LIST, list->cache_url,
+							list->collected->data, list->collected->len);
+		pfree(list->collected->data);
+		pfree(list->collected);
+		list->collected = NULL;
+	}
+
+	/* the whole table, counted: its size for the planners */
+	if (list->spec.filters == NIL && !list->spec.has_hi && !list->spec.has_lo &&
+		set->resource->rows_field == NULL && OidIsValid(set->opts->relid))
+		tc_shared_set_table_rows(set->opts->relid, (double) list->rows_kept);
+}
+
+/*
+ * The first page of a pass is about to be asked for, at url: replay the
+ * pass from the cache if it has it, else collect the pages for it.
+ */
+static void
+tc_list_cache_begin(TcListSet *set, TcList *list, const char *url)
+{
+	MemoryContext oldcxt;
+	bool		hit;
+
+	if (!tc_cache_enabled(set->opts))
+		return;
+	oldcxt = MemoryContextSwitchTo(list->cxt);
+	list->replay = tc_cache_get(set->opts, TC_CACHE_LIST, url, &list->replay_len);
+	list->replay_pos = 0;
+	hit = list->replay != NULL;
+	if (!hit)
+	{
+		list->cache_url = pstrdup(url);
+		list->collected = makeStringInfo();
+	}
+	MemoryContextSwitchTo(oldcxt);
+	set->stats->cache_hits += hit ? 1 : 0;
+	set->stats->cache_misses += hit ? 0 : 1;
+	tc_server_count_cache(tc_server_state(set->opts), hit ? 1 : 0, hit ? 0 : 1);
+}
+
+/* Answer the list's request for its next page from the cache's pages. */
+static void
+tc_list_replay_page(TcListSet *set, TcList *list, TcHttpRequest *req)
+{
+	uint32		len;
+
+	if (list->replay_pos + sizeof(uint32) > list->replay_len)
+		elog(ERROR, "cached list of %s ends early", req->what);
+	memcpy(&len, list->replay + list->replay_pos, sizeof(len));
+	list->replay_pos += sizeof(len);
+	if (list->replay_pos + len > list->replay_len)
+		elog(ERROR, "cached list of %s ends early", req->what);
+	req->body = palloc(len + 1);
+	memcpy(req->body, list->replay + list->replay_pos, len);
+	req->body[len] = '\0';
+	req->body_len = len;
+	list->replay_pos += len;
+	req->status = 200;
+	req->content_type = pstrdup("application/json");
+	req->from_cache = true;
+	tc_list_take_page(set, list, req);
+	pfree(req->body);
+	pfree(req->content_type);
+	req->body = req->content_type = NULL;
 }
 
 /* tc_http_run's work: convert the current pages while the requests travel. */
@@ -375,12 +498,19 @@ tc_listset_round(TcListSet *set)
 				cursor = tc_format_cursor(list->spec.hi);
 			tc_api_list_request(set->opts, set->page_limit, list->spec.filters,
 								cursor, &reqs[nreqs]);
-			reqs[nreqs].index = nreqs;
-			set->round[nreqs].list = list;
-			set->round[nreqs].item = -1;
-			nreqs++;
+			if (!list->started)
+				tc_list_cache_begin(set, list, reqs[nreqs].url);
 			list->started = true;
 			list->finished = true;	/* until its answer names a next page */
+			if (list->replay != NULL)
+				tc_list_replay_page(set, list, &reqs[nreqs]);
+			else
+			{
+				reqs[nreqs].index = nreqs;
+				set->round[nreqs].list = list;
+				set->round[nreqs].item = -1;
+				nreqs++;
+			}
 		}
 		if (set->details && list->current != NULL)
 		{
@@ -563,9 +693,10 @@ tc_list_repeat(TcList *list, TimestampTz ts, const char *id)
 /*
  * A page has arrived: check its cursor and, for a newest-first list, the
  * order of its rows; drop the rows returned before and those past the lower
- * time bound (which ends the list); learn the next page's cursor.
+ * time bound (which ends the list); learn the next page's cursor.  Returns
+ * true if the API said this is the last page.
  */
-static void
+static bool
 tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
 				const char *what)
 {
@@ -618,6 +749,11 @@ tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
 		list->have_last = true;
 		list->last_ts = ts;
 	}
+	for (i = 0; i < n; i++)
+	{
+		if (!tc_page_skipped(page, i))
+			list->rows_kept++;
+	}
 
 	list->cursor = NULL;
 	if (next_cursor != NULL && !stop)
@@ -634,4 +770,5 @@ tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
 							   TC_MAX_EMPTY_PAGES)));
 		list->finished = false;
 	}
+	return next_cursor == NULL;
 }

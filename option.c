@@ -78,6 +78,10 @@ static const TcOptionDef tc_options[] = {
 	{"ca_file", TC_ON_SERVER, TC_OPT_FILE, 0},
 	{"request_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
 	{"row_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
+	{"rate_limit", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
+	{"rate_burst", TC_ON_SERVER, TC_OPT_POSITIVE_INT, 1000000},
+	{"cache_ttl_ms", TC_ON_SERVER, TC_OPT_NONNEG_INT, INT_MAX},
+	{"max_idle_connections", TC_ON_SERVER, TC_OPT_POSITIVE_INT, 256},
 	{"api_key", TC_ON_MAPPING, TC_OPT_SECRET, 0},
 	{"resource", TC_ON_TABLE, TC_OPT_RESOURCE, 0},
 	{"rows", TC_ON_TABLE, TC_OPT_NONNEG_REAL, 0},
@@ -95,6 +99,7 @@ static const TcOptionDef tc_options[] = {
 #define TC_DEFAULT_MAX_RESPONSE_BYTES	(16 * 1024 * 1024)
 #define TC_DEFAULT_REQUEST_COST			100.0
 #define TC_DEFAULT_ROW_COST				0.1
+#define TC_DEFAULT_MAX_IDLE_CONNECTIONS	2
 
 PG_FUNCTION_INFO_V1(topcalls_fdw_validator);
 
@@ -442,6 +447,8 @@ tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
 	opts->max_response_bytes = TC_DEFAULT_MAX_RESPONSE_BYTES;
 	opts->request_cost = TC_DEFAULT_REQUEST_COST;
 	opts->row_cost = TC_DEFAULT_ROW_COST;
+	opts->max_idle_connections = TC_DEFAULT_MAX_IDLE_CONNECTIONS;
+	opts->relid = foreigntableid;
 	opts->resource = TC_DEFAULT_RESOURCE;
 	opts->rows = -1;
 	opts->time_pushdown = true;
@@ -501,6 +508,14 @@ tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
 			opts->request_cost = tc_parse_real(def, value);
 		else if (strcmp(def->name, "row_cost") == 0)
 			opts->row_cost = tc_parse_real(def, value);
+		else if (strcmp(def->name, "rate_limit") == 0)
+			opts->rate_limit = tc_parse_real(def, value);
+		else if (strcmp(def->name, "rate_burst") == 0)
+			opts->rate_burst = tc_parse_int(def, value, 1);
+		else if (strcmp(def->name, "cache_ttl_ms") == 0)
+			opts->cache_ttl_ms = tc_parse_int(def, value, 0);
+		else if (strcmp(def->name, "max_idle_connections") == 0)
+			opts->max_idle_connections = tc_parse_int(def, value, 1);
 		else if (strcmp(def->name, "api_key") == 0)
 			opts->api_key = pstrdup(value);
 		else if (strcmp(def->name, "resource") == 0)
@@ -509,6 +524,29 @@ tc_get_options(Oid foreigntableid, Oid userid, TcOptions *opts)
 			opts->rows = tc_parse_real(def, value);
 		else if (strcmp(def->name, "time_pushdown") == 0)
 			opts->time_pushdown = tc_parse_bool(def, value);
+	}
+
+	/*
+	 * The key's identity for the limiter, the statistics and the cache: its
+	 * SHA-256, of which the view shows the start.  The key itself goes
+	 * nowhere but into the Authorization header.
+	 */
+	if (opts->api_key != NULL)
+	{
+		static const char hex[] = "0123456789abcdef";
+		int			i;
+
+		if (!tc_sha256(opts->api_key, strlen(opts->api_key), opts->key_digest))
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("Could not compute the fingerprint of the API key.")));
+		for (i = 0; i < TC_FINGERPRINT_LEN / 2; i++)
+		{
+			opts->key_fingerprint[2 * i] = hex[opts->key_digest[i] >> 4];
+			opts->key_fingerprint[2 * i + 1] = hex[opts->key_digest[i] & 0xf];
+		}
+		opts->key_fingerprint[TC_FINGERPRINT_LEN] = '\0';
 	}
 }
 

@@ -49,9 +49,9 @@
 
 /*
  * Ids a scan remembers across rescans, so that a nested loop fetches each
- * outer id once; past this the cache starts afresh, bounding its memory.
+ * outer id once; past this the memo starts afresh, bounding its memory.
  */
-#define TC_CACHE_MAX_IDS		10000
+#define TC_MEMO_MAX_IDS		10000
 
 /*
  * Lists one scan reads at most (combinations of filter values); past this
@@ -60,12 +60,12 @@
 #define TC_MAX_LISTS			1000
 
 /* One id looked up in this scan, and its rows (none: the API said 404). */
-typedef struct TcCacheEntry
+typedef struct TcIdEntry
 {
 	char		id[TC_ID_BUFSIZE];
 	HeapTuple  *tuples;
 	int			ntuples;
-} TcCacheEntry;
+} TcIdEntry;
 
 /* Executor state of a scan. */
 typedef struct TcScanState
@@ -74,7 +74,7 @@ typedef struct TcScanState
 	const TcResource *resource;
 	TcConverter *conv;
 	MemoryContext scancxt;		/* the scan's life */
-	MemoryContext cachecxt;		/* the id cache and its tuples */
+	MemoryContext idcxt;		/* the id memo and its tuples */
 	MemoryContext batchcxt;		/* one round of lookups */
 	MemoryContext listcxt;		/* the lists of the current values */
 
@@ -91,10 +91,10 @@ typedef struct TcScanState
 	char	  **ids;			/* distinct normalized ids, sorted */
 	int			nids;
 	int			next_id;
-	TcCacheEntry *entry;		/* the entry whose rows are being returned */
+	TcIdEntry *entry;		/* the entry whose rows are being returned */
 	int			next_row;
-	HTAB	   *cache;			/* id -> TcCacheEntry, kept across rescans
-								 * until it holds TC_CACHE_MAX_IDS */
+	HTAB	   *id_rows;		/* id -> TcIdEntry, kept across rescans
+								 * until it holds TC_MEMO_MAX_IDS */
 
 	/* lists */
 	TcListSet  *lists;			/* NULL until the values are known */
@@ -112,7 +112,7 @@ typedef struct TcScanState
 	int64		details_fetched;
 } TcScanState;
 
-static void tc_cache_reset(TcScanState *state);
+static void tc_id_memo_reset(TcScanState *state);
 
 /* The role whose user mapping the scan uses: the view owner's under a view. */
 static Oid
@@ -163,8 +163,8 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 	state->batchcxt = AllocSetContextCreate(state->scancxt,
 											"topcalls_fdw batch",
 											ALLOCSET_DEFAULT_SIZES);
-	state->cachecxt = AllocSetContextCreate(state->scancxt,
-											"topcalls_fdw id cache",
+	state->idcxt = AllocSetContextCreate(state->scancxt,
+											"topcalls_fdw id memo",
 											ALLOCSET_DEFAULT_SIZES);
 	state->listcxt = AllocSetContextCreate(state->scancxt,
 										   "topcalls_fdw lists",
@@ -187,7 +187,7 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 	state->exprs = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
 	if (state->lookup)
-		tc_cache_reset(state);
+		tc_id_memo_reset(state);
 	else
 	{
 		/*
@@ -204,20 +204,20 @@ tcBeginForeignScan(ForeignScanState *node, int eflags)
 }
 
 /*
- * Start the scan's id cache afresh, freeing the tuples it held.  Nothing
- * returned from the cache may be in use: callers clear the scan slot first.
+ * Start the scan's id memo afresh, freeing the tuples it held.  Nothing
+ * returned from the memo may be in use: callers clear the scan slot first.
  */
 static void
-tc_cache_reset(TcScanState *state)
+tc_id_memo_reset(TcScanState *state)
 {
 	HASHCTL		hctl;
 
-	MemoryContextReset(state->cachecxt);
+	MemoryContextReset(state->idcxt);
 	memset(&hctl, 0, sizeof(hctl));
 	hctl.keysize = TC_ID_BUFSIZE;
-	hctl.entrysize = sizeof(TcCacheEntry);
-	hctl.hcxt = state->cachecxt;
-	state->cache = hash_create("topcalls_fdw ids", 64, &hctl,
+	hctl.entrysize = sizeof(TcIdEntry);
+	hctl.hcxt = state->idcxt;
+	state->id_rows = hash_create("topcalls_fdw ids", 64, &hctl,
 							   HASH_ELEM | TC_HASH_STRINGS | HASH_CONTEXT);
 	state->entry = NULL;
 }
@@ -241,7 +241,7 @@ tc_drop_replay(TcScanState *state)
  *		Start the scan over.
  *
  * A lookup scan evaluates its ids again when a parameter they use changed,
- * and keeps its cache.  A list scan whose requests use no changed parameter
+ * and keeps its id memo.  A list scan whose requests use no changed parameter
  * replays the rows it already returned, and goes on from where its last
  * pass stopped; if it was not keeping them (no rescan was expected), it
  * reads the lists again, keeping them from now on.  New values for its
@@ -662,30 +662,26 @@ tc_lookup_done(TcHttpRequest *req, void *arg)
 {
 	TcLookupRound *round = (TcLookupRound *) arg;
 	TcScanState *state = round->state;
-	TcCacheEntry *entry;
+	TcIdEntry *entry;
 	TcTupleBuf	rows;
 	bool		found;
 
 	memset(&rows, 0, sizeof(rows));
-	rows.cxt = state->cachecxt;
+	rows.cxt = state->idcxt;
 	if (tc_api_check_answer(req, true, &state->opts))
 		tc_convert_answer(state->conv, req, &rows);
 	else
 		state->not_found++;
 
-	entry = hash_search(state->cache, round->ids[req->index], HASH_ENTER, &found);
+	entry = hash_search(state->id_rows, round->ids[req->index], HASH_ENTER, &found);
 	entry->tuples = rows.tuples;
 	entry->ntuples = rows.ntuples;
-	if (req->body)
-		pfree(req->body);
-	req->body = NULL;
-	if (req->content_type)
-		pfree(req->content_type);
-	req->content_type = NULL;
+	/* converted without an error: the cache may keep the answer */
+	req->cache_ok = req->status == 200;
 	return true;
 }
 
-/* Look up, concurrently, the next round of ids not already in the cache. */
+/* Look up, concurrently, the next round of ids not already in the memo. */
 static void
 tc_fetch_by_ids(TcScanState *state, TupleTableSlot *slot, int from)
 {
@@ -695,10 +691,10 @@ tc_fetch_by_ids(TcScanState *state, TupleTableSlot *slot, int from)
 	int			i;
 	MemoryContext oldcxt;
 
-	if (hash_get_num_entries(state->cache) + TC_LOOKUP_BATCH > TC_CACHE_MAX_IDS)
+	if (hash_get_num_entries(state->id_rows) + TC_LOOKUP_BATCH > TC_MEMO_MAX_IDS)
 	{
 		ExecClearTuple(slot);
-		tc_cache_reset(state);
+		tc_id_memo_reset(state);
 	}
 
 	oldcxt = MemoryContextSwitchTo(state->batchcxt);
@@ -707,7 +703,7 @@ tc_fetch_by_ids(TcScanState *state, TupleTableSlot *slot, int from)
 	round.ids = palloc(sizeof(char *) * Min(TC_LOOKUP_BATCH, state->nids - from));
 	for (i = from; i < state->nids && nreqs < TC_LOOKUP_BATCH; i++)
 	{
-		if (hash_search(state->cache, state->ids[i], HASH_FIND, NULL) != NULL)
+		if (hash_search(state->id_rows, state->ids[i], HASH_FIND, NULL) != NULL)
 			continue;
 		tc_api_lookup_request(&state->opts, state->ids[i], &reqs[nreqs]);
 		reqs[nreqs].index = nreqs;
@@ -752,11 +748,11 @@ tc_iterate_lookups(ForeignScanState *node, TcScanState *state)
 			return ExecClearTuple(slot);
 
 		id = state->ids[state->next_id];
-		state->entry = hash_search(state->cache, id, HASH_FIND, NULL);
+		state->entry = hash_search(state->id_rows, id, HASH_FIND, NULL);
 		if (state->entry == NULL)
 		{
 			tc_fetch_by_ids(state, slot, state->next_id);
-			state->entry = hash_search(state->cache, id, HASH_FIND, NULL);
+			state->entry = hash_search(state->id_rows, id, HASH_FIND, NULL);
 			Assert(state->entry != NULL);
 		}
 		state->next_id++;
@@ -970,8 +966,20 @@ tcExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("TopCalls Retries", NULL, state->stats.retries, es);
 		ExplainPropertyInteger("TopCalls Bytes Received", "bytes",
 							   state->stats.bytes_received, es);
+		if (opts.cache_ttl_ms > 0)
+		{
+			ExplainPropertyInteger("TopCalls Cache Hits", NULL,
+								   state->stats.cache_hits, es);
+			ExplainPropertyInteger("TopCalls Cache Misses", NULL,
+								   state->stats.cache_misses, es);
+		}
 		if (es->timing)
+		{
 			ExplainPropertyFloat("TopCalls HTTP Wait", "ms",
 								 state->stats.wait_ms, 3, es);
+			if (opts.rate_limit > 0)
+				ExplainPropertyFloat("TopCalls Rate Limit Wait", "ms",
+									 state->stats.throttled_ms, 3, es);
+		}
 	}
 }

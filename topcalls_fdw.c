@@ -91,13 +91,16 @@ static List *tcImportForeignSchema(ImportForeignSchemaStmt *stmt,
 
 /*
  * _PG_init
- *		Library load.  Only catalog callbacks are registered here: curl is
- *		initialised lazily by http.c in the backend, never in the postmaster.
+ *		Library load: the catalog callbacks and the settings, and, when the
+ *		library is preloaded, the request for shared memory (shared.c).  curl
+ *		is initialised lazily in the backend, never in the postmaster.
  */
 void
 _PG_init(void)
 {
 	tc_register_invalidation();
+	tc_cache_define_gucs();
+	tc_shared_init();
 }
 
 /*
@@ -561,6 +564,7 @@ tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *local_clauses = NIL;
 	ListCell   *lc;
 	double		rows;
+	double		learned;
 
 	baserel->fdw_private = info;
 	tc_get_options(foreigntableid, userid, &info->opts);
@@ -593,12 +597,15 @@ tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	/*
 	 * Size of the whole collection: ANALYZE's count when there is one
 	 * (reltuples is -1, or 0 on 13, until the first ANALYZE), else the table
-	 * option, else a guess.
+	 * option, else what the last complete read of the whole list counted (in
+	 * any backend: shared.c), else a guess.
 	 */
 	if (baserel->tuples >= 0 && baserel->pages > 0)
 		info->table_rows = baserel->tuples;
 	else if (info->opts.rows >= 0)
 		info->table_rows = info->opts.rows;
+	else if ((learned = tc_shared_table_rows(foreigntableid)) >= 0)
+		info->table_rows = learned;
 	else
 		info->table_rows = TC_DEFAULT_TABLE_ROWS;
 

@@ -6,7 +6,8 @@
  * One header for the whole extension, as postgres_fdw has.  It must not
  * include json-c or libcurl headers: json-c's "json_object" type clashes with
  * PostgreSQL's SQL function of the same name (utils/fmgrprotos.h), so json-c
- * stays inside api.c and convert.c, and curl inside http.c.
+ * stays inside api.c and convert.c, and curl inside http.c and connection.c
+ * (whose own header is connection.h).
  *
  * Copyright (c) 2026, the topcalls_fdw authors
  *
@@ -27,8 +28,12 @@
 #include "datatype/timestamp.h"
 #include "utils/relcache.h"
 
+/* The extension's version: the SQL objects', the module's, the User-Agent's. */
+#define TC_VERSION					"1.1"
+
 struct json_object;				/* json-c's tree, opaque here */
 struct TcResource;
+struct LWLock;
 
 /* ------------------------------------------------------------------------
  * option.c: the option table, the validator and the resolved options.
@@ -37,6 +42,10 @@ struct TcResource;
 
 #define TC_DEFAULT_BASE_URL			"https://api.topcalls.ai"
 #define TC_DEFAULT_RESOURCE			"phone_numbers"
+
+/* The API key's identity: its SHA-256, and the start of that shown to users. */
+#define TC_KEY_DIGEST_LEN			32
+#define TC_FINGERPRINT_LEN			12
 
 /* Everything a scan needs, merged from server, user mapping and table. */
 typedef struct TcOptions
@@ -57,11 +66,19 @@ typedef struct TcOptions
 	char	   *ca_file;		/* NULL: the system's CA bundle */
 	double		request_cost;
 	double		row_cost;
+	double		rate_limit;		/* requests/s for server and key; 0: none */
+	int			rate_burst;		/* 0: rate_limit, rounded up */
+	int			cache_ttl_ms;	/* 0: the shared cache is not used */
+	int			max_idle_connections;
 
 	/* user mapping; NULL when the mapping has no api_key */
 	char	   *api_key;
+	/* SHA-256 of api_key (all zero without one): the key's identity */
+	uint8		key_digest[TC_KEY_DIGEST_LEN];
+	char		key_fingerprint[TC_FINGERPRINT_LEN + 1];	/* its start, in hex */
 
 	/* table */
+	Oid			relid;
 	char	   *resource;
 	double		rows;			/* table option "rows", -1 when not set */
 	bool		time_pushdown;	/* table option: rely on the list's order */
@@ -75,7 +92,8 @@ extern const char *tc_effective_field(const struct TcResource *resource,
 extern void tc_register_invalidation(void);
 
 /* ------------------------------------------------------------------------
- * http.c: libcurl, the only file that includes curl.h.
+ * http.c: HTTP transfers (with connection.c, the only files that include
+ * curl.h).
  * ------------------------------------------------------------------------
  */
 
@@ -91,6 +109,8 @@ typedef struct TcHttpRequest
 	char	   *what;			/* method and path, for messages */
 	char	   *filters;		/* "status=busy, ...": a list's filters, or NULL */
 	int			index;			/* the caller's own number for it */
+	char		cache_kind;		/* TC_CACHE_LOOKUP: a 200 answer may be served
+								 * from and stored in the shared cache; 0: not */
 
 	/* set by tc_http_run */
 	long		status;			/* HTTP status; 0 when no answer came */
@@ -98,6 +118,9 @@ typedef struct TcHttpRequest
 	size_t		body_len;
 	char	   *content_type;	/* NULL if none */
 	int			attempts;		/* requests sent for it, retries included */
+	bool		from_cache;		/* the answer came from the shared cache */
+	bool		cache_ok;		/* set by "done": the answer is good, and may be
+								 * stored in the cache (cache_kind) */
 	bool		transport_failed;	/* no usable answer: see error */
 	bool		connect_failed; /* ... because no connection could be made */
 	bool		too_large;		/* body exceeded max_response_bytes */
@@ -116,13 +139,18 @@ typedef struct TcHttpStats
 	int64		retries;
 	int64		bytes_received; /* decoded body bytes */
 	double		wait_ms;		/* time spent inside tc_http_run */
+	double		throttled_ms;	/* ... of which waiting for the rate limiter */
+	int64		cache_hits;		/* answers served from the shared cache */
+	int64		cache_misses;	/* ... looked for there and not found */
 	int			inflight_peak;
 } TcHttpStats;
 
 /*
  * Called by tc_http_run, outside any curl callback, once per request when it
- * has finished (after its retries).  It may ereport: tc_http_run cleans up
- * every transfer still running.  Return false to stop starting new requests
+ * has finished (after its retries), or when the cache answered it.  It may
+ * ereport: tc_http_run cleans up every transfer still running.  The body
+ * and content type are freed when it returns (after storing them in the
+ * cache, if it set cache_ok): it must not keep them, nor free them.  Return false to stop starting new requests
  * (the ones in flight are abandoned and their "done" is not called).
  */
 typedef bool (*TcHttpDoneFn) (TcHttpRequest *req, void *arg);
@@ -139,6 +167,79 @@ extern void tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 						TcHttpStats *stats, TcHttpDoneFn done,
 						TcHttpWorkFn work, void *arg);
 extern void tc_http_forget_connections(void);
+
+/* ------------------------------------------------------------------------
+ * shared.c: the state shared by every backend (or kept per backend when
+ * no shared memory is to be had): limiter, statistics, learned sizes.
+ * ------------------------------------------------------------------------
+ */
+
+typedef struct TcServerState TcServerState;	/* opaque: shared.c */
+
+/* A copy of one server+key's statistics, for the view (stats.c). */
+#define TC_HIST_BUCKETS				96
+typedef struct TcServerStats
+{
+	Oid			dbid;
+	Oid			serverid;
+	char		servername[NAMEDATALEN];
+	char		key_fingerprint[TC_FINGERPRINT_LEN + 1];
+	bool		shared;			/* kept in memory every backend sees */
+	int64		requests;
+	int64		retries;
+	int64		responses_2xx;
+	int64		responses_404;
+	int64		responses_4xx;	/* other than 404 and 429 */
+	int64		rate_limited;	/* 429 */
+	int64		responses_5xx;
+	int64		responses_other;	/* 1xx and 3xx */
+	int64		transport_errors;
+	int64		bytes_received;
+	double		http_time_ms;
+	double		throttled_ms;
+	int64		cache_hits;
+	int64		cache_misses;
+	int64		latency[TC_HIST_BUCKETS];
+	TimestampTz stats_reset;
+} TcServerStats;
+
+extern void tc_shared_init(void);
+extern bool tc_shared_available(void);
+extern TcServerState *tc_server_state(const TcOptions *opts);
+extern long tc_limit_reserve(TcServerState *st, const TcOptions *opts,
+							 long max_wait_ms, long *paused_ms);
+extern void tc_server_count_request(TcServerState *st, bool retry);
+extern void tc_server_count_answer(TcServerState *st, bool sent, bool retry,
+								   long status, bool transport_error,
+								   size_t bytes, double elapsed_ms,
+								   long retry_after_ms);
+extern void tc_server_count_cache(TcServerState *st, int64 hits, int64 misses);
+extern void tc_server_count_throttled(TcServerState *st, double ms);
+extern double tc_latency_percentile(const TcServerStats *s, double fraction);
+extern List *tc_shared_snapshot(void);
+extern void tc_shared_reset_stats(void);
+extern void tc_shared_set_table_rows(Oid relid, double rows);
+extern double tc_shared_table_rows(Oid relid);
+extern void *tc_shared_cache_area(Size *size, struct LWLock **lock);
+extern int64 tc_monotonic_us(void);
+
+/* ------------------------------------------------------------------------
+ * cache.c: the opt-in cache of answers (cache_ttl_ms), in shared memory.
+ * ------------------------------------------------------------------------
+ */
+
+#define TC_CACHE_LOOKUP				'G' /* one GET by id */
+#define TC_CACHE_LIST				'L' /* every page of a complete list */
+
+extern void tc_cache_define_gucs(void);
+extern void tc_cache_init_area(void *mem, Size size);
+extern bool tc_cache_enabled(const TcOptions *opts);
+extern char *tc_cache_get(const TcOptions *opts, char kind, const char *url,
+						  size_t *len);
+extern bool tc_cache_put(const TcOptions *opts, char kind, const char *url,
+						 const char *data, size_t len);
+extern Size tc_cache_max_entry(void);
+extern void tc_cache_reset(void);
 
 /* ------------------------------------------------------------------------
  * topcalls_fdw.c and scan.c: the plan, and the scan that executes it.

@@ -90,8 +90,14 @@ BEGIN
 END
 $fn$;
 
+-- The stand-in's counters, and the extension's: its statistics and the
+-- table sizes learned from complete list reads (so that each test plans as
+-- if no list had been read before it).
 CREATE FUNCTION public.standin_reset() RETURNS void
-LANGUAGE sql AS $$ SELECT public.standin('reset', '{}') $$;
+LANGUAGE sql AS $$
+    SELECT public.standin('reset', '{}');
+    SELECT topcalls_fdw_stats_reset();
+$$;
 
 CREATE FUNCTION public.standin_stats() RETURNS jsonb
 LANGUAGE sql AS $$ SELECT public.standin('stats') $$;

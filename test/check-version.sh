@@ -12,7 +12,9 @@
 #   - META.json's version equals provides.topcalls_fdw.version;
 #   - topcalls_fdw.control's default_version has META's major.minor
 #     (default_version '1.0' <-> META 1.0.x);
-#   - topcalls_fdw--<default_version>.sql exists and is provides' file, and
+#   - topcalls_fdw--<default_version>.sql, or an older install script and
+#     update scripts up to default_version, exist; that install script is
+#     provides' file, and
 #     provides' docfile exists;
 #   - every topcalls_fdw--*.sql is in the Makefile's DATA, and every DATA entry
 #     exists;
@@ -298,12 +300,41 @@ else:
         ok("%s.control default_version '%s' matches META.json's version %s"
            % (EXT, default_version, version))
 
-    script = "%s--%s.sql" % (EXT, default_version)
-    if not os.path.isfile(path(script)):
-        bad("the install script %s of default_version %r is missing" % (script, default_version))
+    # CREATE EXTENSION runs the install script of default_version, or (as
+    # postgres_fdw ships it) the install script of an older version followed
+    # by the update scripts from there: find that chain, as PostgreSQL would.
+    installs, updates = {}, {}
+    for p in glob.glob(path(EXT + "--*.sql")):
+        name = os.path.basename(p)
+        mm = re.match(r"^%s--([^-]+)--([^-]+)\.sql$" % re.escape(EXT), name)
+        if mm:
+            updates.setdefault(mm.group(1), []).append(mm.group(2))
+            continue
+        mm = re.match(r"^%s--([^-]+)\.sql$" % re.escape(EXT), name)
+        if mm:
+            installs[mm.group(1)] = name
+    script = None
+    chain = None
+    for base in sorted(installs):
+        todo, seen = [[base]], {base}
+        while todo:
+            route = todo.pop(0)
+            if route[-1] == default_version:
+                break
+            for nxt in updates.get(route[-1], []):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(route + [nxt])
+            route = None
+        if route and (chain is None or len(route) < len(chain)):
+            chain, script = route, installs[base]
+    if script is None:
+        bad("no install script %s--%s.sql, nor an older one with update scripts up to it"
+            % (EXT, default_version))
     else:
-        ok("install script %s exists" % script)
-    if ext is not None:
+        ok("default_version %s is installed by %s" % (default_version, " -> ".join(
+            [script] + ["%s--%s--%s.sql" % (EXT, a, b) for a, b in zip(chain, chain[1:])])))
+    if ext is not None and script is not None:
         if ext.get("file") == script:
             ok("META.json provides.%s.file is %s" % (EXT, script))
         else:

@@ -41,6 +41,7 @@ TC_API_KEY=tc_test_key
 TC_PACKAGES=(
 	postgresql-15
 	postgresql-server-dev-15
+	postgresql-contrib
 	libcurl4-openssl-dev
 	libjson-c-dev
 	pkg-config

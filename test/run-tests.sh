@@ -262,7 +262,8 @@ run_version() {
 	fi
 
 	SERVER_LOG=$dir/server.log
-	tc_init_cluster "$dir/cluster"
+	# preloaded, as production should be: the shared state is under test
+	tc_init_cluster "$dir/cluster" "shared_preload_libraries = 'topcalls_fdw'"
 	tc_start_cluster "$dir/cluster" "$SERVER_LOG"
 
 	SUITE_ENV=(
