@@ -235,11 +235,12 @@ tc_sha256(const void *data, size_t len, uint8 *out)
 #endif
 
 /*
- * A set-returning function's result as a tuplestore: 15 has
- * InitMaterializedSRF; before, each function set it up itself.  Sets
+ * A set-returning function's result as a tuplestore: 15.1 has
+ * InitMaterializedSRF (15.0 called it SetSingleFuncCall); before, each
+ * function set it up itself.  Sets
  * rsinfo->setResult and setDesc; returns the ReturnSetInfo.
  */
-#if PG_VERSION_NUM >= 150000
+#if PG_VERSION_NUM >= 150001
 #include "funcapi.h"
 static inline ReturnSetInfo *
 tc_materialized_srf(FunctionCallInfo fcinfo)

@@ -181,6 +181,7 @@ typedef struct TcRun
 	int		   *ready;
 	int			nready;
 	TimestampTz throttled_since;	/* 0: no request is waiting for a turn */
+	double		turn_interval_us;	/* between turns: 1/rate_limit; 0: none */
 	bool		idle_trimmed;	/* tc_conn_keep_idle was called */
 } TcRun;
 
@@ -426,6 +427,8 @@ tc_run_prepare(TcRun *run, const TcOptions *opts)
 	run->ready = MemoryContextAllocZero(run->runcxt, sizeof(int) * run->nreqs);
 	run->opts = opts;
 	run->server = tc_server_state(opts);
+	if (opts->rate_limit > 0)
+		run->turn_interval_us = 1000000.0 / Max(opts->rate_limit, 1.0 / 3600);
 
 	/*
 	 * Lookups the cache has: handed over in their turn, without a request
@@ -503,6 +506,9 @@ tc_run_destroy(TcRun *run, bool on_error)
 		tc_conn_free_headers(run->headers);
 		run->headers = NULL;
 	}
+	/* turns taken for requests that will not be sent go back */
+	if (run->server != NULL && run->nready > 0)
+		tc_limit_release(run->server, run->turn_interval_us, run->nready);
 	dlist_delete(&run->node);
 	MemoryContextDelete(run->runcxt);
 
@@ -674,6 +680,7 @@ static long
 tc_start_attempts(TcRun *run, TimestampTz now)
 {
 	long		wait_ms = TC_SLICE_MS;
+	long		pause_ms = run->nready > 0 ? tc_limit_pause_end(run->server) : 0;
 	int			w;
 
 	w = 0;
@@ -681,6 +688,10 @@ tc_start_attempts(TcRun *run, TimestampTz now)
 	{
 		int			reqno = run->ready[w];
 
+		/* a 429 seen since the turn was given pauses it too */
+		if (pause_ms > 0)
+			run->token_at[reqno] = Max(run->token_at[reqno],
+									   TimestampTzPlusMilliseconds(now, pause_ms));
 		if (run->token_at[reqno] > now)
 		{
 			long		ms = TimestampDifferenceMilliseconds(now, run->token_at[reqno]);

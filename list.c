@@ -376,7 +376,7 @@ tc_list_take_page(TcListSet *set, TcList *list, TcHttpRequest *req)
 	/* the whole table, counted: its size for the planners */
 	if (list->spec.filters == NIL && !list->spec.has_hi && !list->spec.has_lo &&
 		set->resource->rows_field == NULL && OidIsValid(set->opts->relid))
-		tc_shared_set_table_rows(set->opts->relid, (double) list->rows_kept);
+		tc_shared_set_table_rows(set->opts, (double) list->rows_kept);
 }
 
 /*

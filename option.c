@@ -64,7 +64,8 @@ typedef struct TcOptionDef
 	const char *name;
 	int			where;
 	TcOptionKind kind;
-	int			max;			/* for integers: largest value accepted */
+	int			max;			/* for numbers: largest value accepted (for
+								 * reals, 0: no limit) */
 } TcOptionDef;
 
 static const TcOptionDef tc_options[] = {
@@ -78,7 +79,7 @@ static const TcOptionDef tc_options[] = {
 	{"ca_file", TC_ON_SERVER, TC_OPT_FILE, 0},
 	{"request_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
 	{"row_cost", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
-	{"rate_limit", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 0},
+	{"rate_limit", TC_ON_SERVER, TC_OPT_NONNEG_REAL, 100000},
 	{"rate_burst", TC_ON_SERVER, TC_OPT_POSITIVE_INT, 1000000},
 	{"cache_ttl_ms", TC_ON_SERVER, TC_OPT_NONNEG_INT, INT_MAX},
 	{"max_idle_connections", TC_ON_SERVER, TC_OPT_POSITIVE_INT, 256},
@@ -272,11 +273,17 @@ tc_parse_real(const TcOptionDef *def, const char *value)
 {
 	double		result;
 
-	if (!parse_real(value, &result, 0, NULL) || result < 0 || isinf(result))
+	if (!parse_real(value, &result, 0, NULL) || result < 0 || isinf(result) ||
+		isnan(result))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
 				 errdetail("The value must be a non-negative number.")));
+	if (def->max > 0 && result > def->max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
+				 errdetail("The value must be a number from 0 to %d.", def->max)));
 	return result;
 }
 

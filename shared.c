@@ -104,6 +104,7 @@ typedef struct TcTableRows
 {
 	Oid			dbid;
 	Oid			relid;
+	uint8		digest[TC_KEY_DIGEST_LEN];	/* whose account it counted */
 	double		rows;
 } TcTableRows;
 
@@ -146,7 +147,7 @@ static TcTableRows *tc_tables(TcSharedHeader *hdr);
 static TcSharedHeader *tc_get_region(void);
 static void tc_entry_init(TcServerState *st, const TcStateKey *key,
 						  const TcOptions *opts, bool shared);
-static void tc_stats_zero(TcServerStats *s);
+static void tc_stats_zero(TcServerStats *s, TimestampTz now);
 
 #ifdef TC_HAVE_SHMEM_REQUEST_HOOK
 static void tc_shmem_request(void);
@@ -296,17 +297,20 @@ tc_tables(TcSharedHeader *hdr)
 
 /*
  * The region, found or made on first use.  Without preloading, 17+ asks the
- * DSM registry; otherwise (or if that fails) the backend makes its own, and
- * says so once.
+ * DSM registry (whose errors, such as running out of dynamic shared memory,
+ * are ERRORs of the query); before 17 the backend makes its own, and says
+ * so once.
  */
 static TcSharedHeader *
 tc_get_region(void)
 {
-	if (tc_region != NULL)
+	static bool tranche_registered = false;
+
+	if (tc_region != NULL && tranche_registered)
 		return tc_region;
 
 #ifdef TC_HAVE_DSM_REGISTRY
-	if (!tc_preloaded && IsUnderPostmaster)
+	if (tc_region == NULL && !tc_preloaded && IsUnderPostmaster)
 	{
 		bool		found;
 
@@ -333,8 +337,9 @@ tc_get_region(void)
 				 errhint("Add topcalls_fdw to shared_preload_libraries to share them.")));
 	}
 
-	/* names the locks in pg_stat_activity's wait events */
+	/* names the locks in pg_stat_activity's wait events, in each backend */
 	LWLockRegisterTranche(tc_region->tranche_id, TC_SHMEM_NAME);
+	tranche_registered = true;
 	return tc_region;
 }
 
@@ -419,9 +424,10 @@ tc_server_state(const TcOptions *opts)
 		tc_overflow = lappend(tc_overflow, st);
 		MemoryContextSwitchTo(old);
 	}
-	ereport(DEBUG1,
-			(errmsg_internal("topcalls_fdw: topcalls_fdw.max_servers (%d) reached: server \"%s\" is limited and counted per backend",
-							 hdr->max_servers, opts->servername)));
+	ereport(LOG,
+			(errmsg("topcalls_fdw.max_servers (%d) is reached: the rate limit and statistics of server \"%s\" are per backend",
+					hdr->max_servers, opts->servername),
+			 errhint("Raise topcalls_fdw.max_servers.")));
 	return st;
 }
 
@@ -485,12 +491,20 @@ tc_limit_reserve(TcServerState *st, const TcOptions *opts, long max_wait_ms,
 		int			burst = opts->rate_burst > 0 ? opts->rate_burst :
 			(int) ceil(opts->rate_limit);
 
-		interval_us = 1000000.0 / opts->rate_limit;
+		/* at least one request an hour: a tiny rate must not overflow */
+		interval_us = 1000000.0 / Max(opts->rate_limit, 1.0 / 3600);
 		tolerance_us = (int64) ((Max(burst, 1) - 1) * interval_us);
 	}
 
 	SpinLockAcquire(&st->mutex);
 	pause_end = st->paused_until_us;
+
+	/*
+	 * After a pause the requests go at the rate, not in a burst into an
+	 * account whose own bucket has only just begun to refill.
+	 */
+	if (interval_us > 0 && pause_end > now)
+		st->tat_us = Max(st->tat_us, pause_end + tolerance_us);
 	start = Max(now, pause_end);
 	if (interval_us > 0)
 		start = Max(start, st->tat_us - tolerance_us);
@@ -507,6 +521,42 @@ tc_limit_reserve(TcServerState *st, const TcOptions *opts, long max_wait_ms,
 
 	*paused_ms = pause_end > now ? (long) ((pause_end - now + 999) / 1000) : 0;
 	return (long) ((wait_us + 999) / 1000);
+}
+
+/*
+ * tc_limit_release
+ *		Give back the turns of n requests that will not be sent after all
+ *		(their scan ended in an ERROR or a cancel before their time came),
+ *		spaced interval_us apart: the next requests may then go that much
+ *		sooner.  Never raises an ERROR.
+ */
+void
+tc_limit_release(TcServerState *st, double interval_us, int n)
+{
+	int64		now = tc_monotonic_us();
+
+	if (n <= 0 || interval_us <= 0)
+		return;
+	SpinLockAcquire(&st->mutex);
+	st->tat_us = Max(st->tat_us - (int64) (n * interval_us), now);
+	SpinLockRelease(&st->mutex);
+}
+
+/*
+ * tc_limit_pause_end
+ *		In how many milliseconds the pause of the server and key after a 429
+ *		ends; 0 when there is none.
+ */
+long
+tc_limit_pause_end(TcServerState *st)
+{
+	int64		now = tc_monotonic_us();
+	int64		until;
+
+	SpinLockAcquire(&st->mutex);
+	until = st->paused_until_us;
+	SpinLockRelease(&st->mutex);
+	return until > now ? (long) ((until - now + 999) / 1000) : 0;
 }
 
 /*
@@ -570,8 +620,13 @@ tc_server_count_answer(TcServerState *st, bool sent, bool retry, long status,
 			until = now + (int64) retry_after_ms * 1000;
 		else
 		{
-			st->pause_ms = st->pause_ms == 0 ? TC_PAUSE_BASE_MS :
-				Min(st->pause_ms * 2, TC_PAUSE_CAP_MS);
+			/*
+			 * One step of the backoff per pause: the 429s of the requests
+			 * already in flight when the first came are the same episode.
+			 */
+			if (now >= st->paused_until_us)
+				st->pause_ms = st->pause_ms == 0 ? TC_PAUSE_BASE_MS :
+					Min(st->pause_ms * 2, TC_PAUSE_CAP_MS);
 			until = now + (int64) st->pause_ms * 1000;
 		}
 		st->paused_until_us = Max(st->paused_until_us, until);
@@ -685,19 +740,21 @@ tc_shared_snapshot(void)
 	return result;
 }
 
-/* Zero the counters of a statistics record, keeping who it is. */
+/*
+ * Zero the counters of a statistics record, keeping who it is.  Only
+ * memset and assignments: it runs under the entry's spinlock.
+ */
 static void
-tc_stats_zero(TcServerStats *s)
+tc_stats_zero(TcServerStats *s, TimestampTz now)
 {
-	TcServerStats keep = *s;
-
-	memset(s, 0, sizeof(TcServerStats));
-	s->dbid = keep.dbid;
-	s->serverid = keep.serverid;
-	memcpy(s->servername, keep.servername, NAMEDATALEN);
-	memcpy(s->key_fingerprint, keep.key_fingerprint, sizeof(s->key_fingerprint));
-	s->shared = keep.shared;
-	s->stats_reset = GetCurrentTimestamp();
+	s->requests = s->retries = 0;
+	s->responses_2xx = s->responses_404 = s->responses_4xx = 0;
+	s->rate_limited = s->responses_5xx = s->responses_other = 0;
+	s->transport_errors = s->bytes_received = 0;
+	s->http_time_ms = s->throttled_ms = 0;
+	s->cache_hits = s->cache_misses = 0;
+	memset(s->latency, 0, sizeof(s->latency));
+	s->stats_reset = now;
 }
 
 /*
@@ -722,22 +779,15 @@ tc_shared_reset_stats(void)
 	hdr->next_table = 0;
 	LWLockRelease(&hdr->lock);
 
+	/* in place, so that no count made meanwhile is lost */
 	for (i = 0; i < n; i++)
 	{
-		TcServerStats copy;
-
-		/* zeroed outside the spinlock, then put in place under it */
 		SpinLockAcquire(&entries[i].mutex);
-		copy = entries[i].stats;
-		SpinLockRelease(&entries[i].mutex);
-		tc_stats_zero(&copy);
-		copy.stats_reset = now;
-		SpinLockAcquire(&entries[i].mutex);
-		entries[i].stats = copy;
+		tc_stats_zero(&entries[i].stats, now);
 		SpinLockRelease(&entries[i].mutex);
 	}
 	foreach(lc, tc_overflow)
-		tc_stats_zero(&((TcServerState *) lfirst(lc))->stats);
+		tc_stats_zero(&((TcServerState *) lfirst(lc))->stats, now);
 }
 
 /*
@@ -746,8 +796,9 @@ tc_shared_reset_stats(void)
  *		has just counted, for the planner of every backend.
  */
 void
-tc_shared_set_table_rows(Oid relid, double rows)
+tc_shared_set_table_rows(const TcOptions *opts, double rows)
 {
+	Oid			relid = opts->relid;
 	TcSharedHeader *hdr = tc_get_region();
 	TcTableRows *tables = tc_tables(hdr);
 	int			i;
@@ -755,7 +806,8 @@ tc_shared_set_table_rows(Oid relid, double rows)
 	LWLockAcquire(&hdr->lock, LW_EXCLUSIVE);
 	for (i = 0; i < hdr->max_tables; i++)
 	{
-		if (tables[i].dbid == MyDatabaseId && tables[i].relid == relid)
+		if (tables[i].dbid == MyDatabaseId && tables[i].relid == relid &&
+			memcmp(tables[i].digest, opts->key_digest, TC_KEY_DIGEST_LEN) == 0)
 			break;
 	}
 	if (i == hdr->max_tables)
@@ -774,18 +826,21 @@ tc_shared_set_table_rows(Oid relid, double rows)
 	}
 	tables[i].dbid = MyDatabaseId;
 	tables[i].relid = relid;
+	memcpy(tables[i].digest, opts->key_digest, TC_KEY_DIGEST_LEN);
 	tables[i].rows = rows;
 	LWLockRelease(&hdr->lock);
 }
 
 /*
  * tc_shared_table_rows
- *		The size a complete list read found for the table, -1 if none is
- *		known.
+ *		The size a complete list read with the options' API key found for
+ *		the table, -1 if none is known.  (Another key may see another
+ *		account.)
  */
 double
-tc_shared_table_rows(Oid relid)
+tc_shared_table_rows(const TcOptions *opts)
 {
+	Oid			relid = opts->relid;
 	TcSharedHeader *hdr = tc_get_region();
 	TcTableRows *tables = tc_tables(hdr);
 	double		rows = -1;
@@ -794,7 +849,8 @@ tc_shared_table_rows(Oid relid)
 	LWLockAcquire(&hdr->lock, LW_SHARED);
 	for (i = 0; i < hdr->max_tables; i++)
 	{
-		if (tables[i].dbid == MyDatabaseId && tables[i].relid == relid)
+		if (tables[i].dbid == MyDatabaseId && tables[i].relid == relid &&
+			memcmp(tables[i].digest, opts->key_digest, TC_KEY_DIGEST_LEN) == 0)
 		{
 			rows = tables[i].rows;
 			break;

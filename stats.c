@@ -42,7 +42,7 @@ PG_FUNCTION_INFO_V1(topcalls_fdw_stats);
 PG_FUNCTION_INFO_V1(topcalls_fdw_stats_reset);
 PG_FUNCTION_INFO_V1(topcalls_fdw_cache_reset);
 
-/* The view's columns, in order (topcalls_fdw--1.1.sql). */
+/* The view's columns, in order (topcalls_fdw--1.0--1.1.sql). */
 enum
 {
 	TC_STATS_SERVER,
@@ -129,11 +129,11 @@ topcalls_fdw_stats(PG_FUNCTION_ARGS)
 			values[TC_STATS_KEY_FINGERPRINT] = CStringGetTextDatum(s->key_fingerprint);
 		else
 			nulls[TC_STATS_KEY_FINGERPRINT] = true;
+		/* a dropped database's rows, like a dropped server's, are left out */
 		dbname = get_database_name(s->dbid);
-		if (dbname != NULL)
-			values[TC_STATS_DATABASE] = DirectFunctionCall1(namein, CStringGetDatum(dbname));
-		else
-			nulls[TC_STATS_DATABASE] = true;
+		if (dbname == NULL)
+			continue;
+		values[TC_STATS_DATABASE] = DirectFunctionCall1(namein, CStringGetDatum(dbname));
 		values[TC_STATS_SHARED] = BoolGetDatum(s->shared);
 		values[TC_STATS_REQUESTS] = Int64GetDatum(s->requests);
 		values[TC_STATS_RETRIES] = Int64GetDatum(s->retries);

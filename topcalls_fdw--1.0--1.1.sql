@@ -6,7 +6,8 @@
 -- The statistics of each foreign server and API key, kept in memory (never
 -- in a table: they read the same in read-only transactions and on a
 -- standby).  The function shows each role only the servers it may use,
--- unless it has the privileges of pg_read_all_stats.
+-- unless it has the privileges of pg_read_all_stats.  PARALLEL RESTRICTED:
+-- without shared memory the numbers are the backend's own, not a worker's.
 CREATE FUNCTION topcalls_fdw_stats(
     OUT server name,
     OUT key_fingerprint text,
@@ -32,7 +33,7 @@ CREATE FUNCTION topcalls_fdw_stats(
     OUT stats_reset timestamp with time zone)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'topcalls_fdw_stats'
-LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 CREATE VIEW topcalls_fdw_stats AS
   SELECT * FROM topcalls_fdw_stats();
@@ -43,13 +44,13 @@ GRANT SELECT ON topcalls_fdw_stats TO PUBLIC;
 CREATE FUNCTION topcalls_fdw_stats_reset()
 RETURNS void
 AS 'MODULE_PATHNAME', 'topcalls_fdw_stats_reset'
-LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 -- Empty the cache of API answers.
 CREATE FUNCTION topcalls_fdw_cache_reset()
 RETURNS void
 AS 'MODULE_PATHNAME', 'topcalls_fdw_cache_reset'
-LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 -- For superusers, and the roles they grant them to.
 REVOKE ALL ON FUNCTION topcalls_fdw_stats_reset() FROM PUBLIC;

@@ -604,7 +604,7 @@ tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		info->table_rows = baserel->tuples;
 	else if (info->opts.rows >= 0)
 		info->table_rows = info->opts.rows;
-	else if ((learned = tc_shared_table_rows(foreigntableid)) >= 0)
+	else if ((learned = tc_shared_table_rows(&info->opts)) >= 0)
 		info->table_rows = learned;
 	else
 		info->table_rows = TC_DEFAULT_TABLE_ROWS;

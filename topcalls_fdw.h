@@ -208,6 +208,8 @@ extern bool tc_shared_available(void);
 extern TcServerState *tc_server_state(const TcOptions *opts);
 extern long tc_limit_reserve(TcServerState *st, const TcOptions *opts,
 							 long max_wait_ms, long *paused_ms);
+extern void tc_limit_release(TcServerState *st, double interval_us, int n);
+extern long tc_limit_pause_end(TcServerState *st);
 extern void tc_server_count_request(TcServerState *st, bool retry);
 extern void tc_server_count_answer(TcServerState *st, bool sent, bool retry,
 								   long status, bool transport_error,
@@ -218,8 +220,8 @@ extern void tc_server_count_throttled(TcServerState *st, double ms);
 extern double tc_latency_percentile(const TcServerStats *s, double fraction);
 extern List *tc_shared_snapshot(void);
 extern void tc_shared_reset_stats(void);
-extern void tc_shared_set_table_rows(Oid relid, double rows);
-extern double tc_shared_table_rows(Oid relid);
+extern void tc_shared_set_table_rows(const TcOptions *opts, double rows);
+extern double tc_shared_table_rows(const TcOptions *opts);
 extern void *tc_shared_cache_area(Size *size, struct LWLock **lock);
 extern int64 tc_monotonic_us(void);
 
