@@ -347,8 +347,9 @@ tc_list_take_page(TcListSet *set, TcList *list, TcHttpRequest *req)
 	{
 		uint32		len = (uint32) req->body_len;
 
-		if (list->collected->len + sizeof(uint32) + req->body_len >
-			tc_cache_max_entry())
+		/* the entry also holds its key: the URL and a few dozen bytes */
+		if (list->collected->len + sizeof(uint32) + req->body_len +
+			strlen(list->cache_url) + 64 > tc_cache_max_entry())
 		{
 			/* too large for the cache: read every time */
 			pfree(list->collected->data);

@@ -21,6 +21,7 @@
 #                                a server, a user mapping for it and its
 #                                foreign tables
 #   standin_stat(NAME)           one of the stand-in's counters
+#   standin_stats()              all of them, as a hash reference
 #   wait_for(CODE)               polls CODE until true (false after 20 s)
 #
 # Long-lived psql sessions, fed statements on stdin (IPC::Run):
@@ -46,12 +47,13 @@ use warnings;
 
 use Exporter 'import';
 use HTTP::Tiny;
+use JSON::PP ();
 use IPC::Run ();
 use Test::More ();
 use Time::HiRes ();
 
 our @EXPORT_OK = qw(require_env psql_cmd set_psql_verbosity psql_try psql_do
-  standin create_db add_server standin_stat wait_for session_start session_send
+  standin create_db add_server standin_stat standin_stats wait_for session_start session_send
   session_wait session_query session_end backend_waiting backend_gone process_gone);
 
 # The values of the environment variables named, in order.  If one is not
@@ -160,6 +162,13 @@ sub standin_stat
 	my ($name) = @_;
 	my $stats = standin('stats');
 	return $stats =~ /"\Q$name\E":\s*(\d+)/ ? $1 : die "no $name in $stats";
+}
+
+# All of the stand-in's counters (GET /_admin/stats), as a hash reference,
+# read at one instant (so that they agree with each other).
+sub standin_stats
+{
+	return JSON::PP::decode_json(standin('stats'));
 }
 
 # Poll until $cond->() is true; false after 20 seconds.
