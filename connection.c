@@ -33,6 +33,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "storage/fd.h"
 #include "utils/memutils.h"
@@ -54,6 +56,13 @@ uint64		tc_conn_generation = 0;
 static bool tc_curl_initialized = false;
 static CURL *tc_pool[TC_POOL_MAX];
 static int	tc_pool_len = 0;
+
+/*
+ * The connections' sockets open now, counted by libcurl's open and close
+ * socket callbacks (a connection remembers the close callback it was made
+ * with, so every way it is closed goes through it).
+ */
+static int	tc_open_sockets = 0;
 
 /*
  * File descriptors claimed from fd.c for libcurl, so that the backend's own
@@ -191,8 +200,11 @@ tc_conn_configure(int nslots)
  * size of its connection cache, MAXCONNECTS, enforced each time a transfer
  * ends and gives its connection back: beyond the size, the oldest idle one
  * is closed.  So the run lowers it when it has nothing left to start, and
- * as the last transfers end the cache shrinks to max_idle.  0 would mean
- * libcurl's default (no limit to speak of), hence at least 1.
+ * as the last transfers end the cache shrinks towards max_idle.  0 would
+ * mean libcurl's default (no limit to speak of), hence at least 1.  That
+ * closes one connection per transfer that ends afterwards: connections
+ * that were already idle then may be left over, which tc_conn_trim_idle
+ * sees to.
  */
 void
 tc_conn_keep_idle(int max_idle)
@@ -203,6 +215,54 @@ tc_conn_keep_idle(int max_idle)
 						   (long) Max(max_idle, 1));
 	if (mc != CURLM_OK)
 		tc_multi_failed("curl_multi_setopt", mc);
+}
+
+/*
+ * tc_conn_trim_idle
+ *		When no transfer is in flight and more than max_idle connections are
+ *		open, close them all: the multi handle goes (the share handle, and
+ *		with it TLS session resumption, stays), and tc_conn_setup makes a new
+ *		one.  Never raises an ERROR.
+ */
+void
+tc_conn_trim_idle(int max_idle)
+{
+	if (tc_multi == NULL || tc_open_sockets <= max_idle)
+		return;
+	elog(DEBUG2, "topcalls_fdw: closing %d idle connections (max_idle_connections is %d)",
+		 tc_open_sockets, max_idle);
+	curl_multi_cleanup(tc_multi);
+	tc_multi = NULL;
+	tc_open_sockets = 0;
+}
+
+/*
+ * tc_conn_open_socket
+ *		libcurl's CURLOPT_OPENSOCKETFUNCTION: a socket, counted.  A curl
+ *		callback: it must not raise an ERROR.
+ */
+curl_socket_t
+tc_conn_open_socket(void *clientp, curlsocktype purpose,
+					struct curl_sockaddr *address)
+{
+	curl_socket_t fd = socket(address->family, address->socktype,
+							  address->protocol);
+
+	if (fd != CURL_SOCKET_BAD)
+		tc_open_sockets++;
+	return fd;
+}
+
+/*
+ * tc_conn_close_socket
+ *		libcurl's CURLOPT_CLOSESOCKETFUNCTION: close, and count.  A curl
+ *		callback: it must not raise an ERROR.
+ */
+int
+tc_conn_close_socket(void *clientp, curl_socket_t fd)
+{
+	tc_open_sockets--;
+	return close(fd);
 }
 
 /*
@@ -223,6 +283,7 @@ tc_conn_forget(void)
 	{
 		curl_multi_cleanup(tc_multi);
 		tc_multi = NULL;
+		tc_open_sockets = 0;
 	}
 	if (tc_share != NULL)
 	{

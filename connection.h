@@ -54,6 +54,10 @@ extern uint64 tc_conn_generation;
 extern void tc_conn_setup(void);
 extern uint64 tc_conn_configure(int nslots);
 extern void tc_conn_keep_idle(int max_idle);
+extern void tc_conn_trim_idle(int max_idle);
+extern curl_socket_t tc_conn_open_socket(void *clientp, curlsocktype purpose,
+										 struct curl_sockaddr *address);
+extern int	tc_conn_close_socket(void *clientp, curl_socket_t fd);
 extern void tc_conn_forget(void);
 extern int	tc_conn_claim_slots(int wanted);
 extern CURL *tc_conn_easy_get(void);

@@ -280,7 +280,13 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 	PG_END_TRY();
 
 	/* Normal end, or the caller asked to stop: abandon what is left. */
-	tc_run_destroy(run, false);
+	{
+		int			max_idle = opts->max_idle_connections;
+
+		tc_run_destroy(run, false);
+		if (dlist_is_empty(&tc_runs))
+			tc_conn_trim_idle(max_idle);
+	}
 
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
@@ -542,13 +548,24 @@ tc_count_abandoned(TcRun *run, TcSlot *slot)
 static void
 tc_run_drive(TcRun *run)
 {
+	int			i;
+
+	/*
+	 * The cache's answers first: they need neither a slot nor a turn, so
+	 * they must not wait behind requests that do.
+	 */
+	for (i = 0; i < run->nreqs; i++)
+	{
+		if (run->reqs[i].from_cache && !tc_hand_over(run, &run->reqs[i]))
+			return;
+	}
+
 	for (;;)
 	{
 		TimestampTz now;
 		long		wait_ms;
 		CURLMcode	mc;
 		int			running;
-		int			i;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -567,14 +584,6 @@ tc_run_drive(TcRun *run)
 				return;
 			if (run->generation != tc_conn_generation)
 				run->generation = tc_conn_configure(run->nslots);
-		}
-
-		/* the cache's answers, in their turn among the others */
-		while (run->next_new < run->nreqs &&
-			   run->reqs[run->next_new].from_cache)
-		{
-			if (!tc_hand_over(run, &run->reqs[run->next_new++]))
-				return;
 		}
 
 		now = GetCurrentTimestamp();
@@ -730,11 +739,15 @@ tc_start_attempts(TcRun *run, TimestampTz now)
 			w++;				/* due, but no slot until one finishes */
 	}
 
-	/* a request the cache answers is handed over by tc_run_drive */
+	/* the cache's answers were handed over first (tc_run_drive) */
 	while (run->nactive + run->nready < run->nslots &&
-		   run->next_new < run->nreqs &&
-		   !run->reqs[run->next_new].from_cache)
-		tc_take_turn(run, run->next_new++, now, &wait_ms);
+		   run->next_new < run->nreqs)
+	{
+		if (run->reqs[run->next_new].from_cache)
+			run->next_new++;
+		else
+			tc_take_turn(run, run->next_new++, now, &wait_ms);
+	}
 
 	return wait_ms;
 }
@@ -971,6 +984,10 @@ tc_set_options(TcRun *run, TcSlot *slot, CURL *easy, const TcHttpRequest *req)
 	TC_SETOPT(easy, CURLOPT_PIPEWAIT,
 			  pg_strncasecmp(req->url, "https:", 6) == 0 ? 1L : 0L);
 	TC_SETOPT(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+
+	/* counted, so that idle connections can be kept to max_idle_connections */
+	TC_SETOPT(easy, CURLOPT_OPENSOCKETFUNCTION, tc_conn_open_socket);
+	TC_SETOPT(easy, CURLOPT_CLOSESOCKETFUNCTION, tc_conn_close_socket);
 
 	TC_SETOPT(easy, CURLOPT_ERRORBUFFER, slot->errbuf);
 	TC_SETOPT(easy, CURLOPT_WRITEFUNCTION, tc_write_cb);
