@@ -18,6 +18,12 @@ the objects it needs in the database it is given, then measures:
   (g)  a detail-only column (metadata) of 1000 calls at 20 ms: time above
        the same scan without detail columns
   (h)  calls JOIN campaigns for 3 campaigns: only their filtered lists read
+  (i)  a dashboard of 16 sessions on a server with cache_ttl_ms: requests
+       per time-to-live window, cached vs uncached medians
+  (j)  pgbench, 16 clients, against the stand-in limited to 40 requests/s,
+       with and without rate_limit 38: throughput, 429s, failures
+  ((i) and (j) are in shared_parts.py, and need the cluster to preload
+  topcalls_fdw, as run.sh has it.)
 
 Every time is taken on the client with a monotonic clock around the
 statement (execute + fetch of all rows).  Figures are medians over several
@@ -1053,6 +1059,10 @@ $py$''')
                                "only their calls" if v["ok"] else v["problems"][0][:16],
                                "only theirs", v["ok"]))
 
+        more_rows, more_checks = shared_parts.summary(self)
+        rows += more_rows
+        checks += more_checks
+
         self.say()
         self.say("=== Side by side (medians: %d runs for fast parts, %d for slow ones) ==="
                  % (a.fast_reps, a.slow_reps))
@@ -1091,6 +1101,13 @@ $py$''')
         return missed
 
 
+# (i) and (j) live in shared_parts.py, which imports its helpers from
+# "bench": make that this very module, not a second copy of the file (whose
+# BenchError main() would not catch).
+sys.modules.setdefault("bench", sys.modules[__name__])
+import shared_parts  # noqa: E402
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pghost", required=True)
@@ -1111,12 +1128,13 @@ def main():
     p.add_argument("--fast-reps", type=int, default=5)
     p.add_argument("--slow-reps", type=int, default=3)
     p.add_argument("--statement-timeout", type=int, default=180, help="seconds")
-    p.add_argument("--parts", default="abcefgh",
-                   help="which of a, b, c, e, f, g, h to run (d goes with a, b; "
+    p.add_argument("--parts", default="abcefghij",
+                   help="which of a, b, c, e, f, g, h, i, j to run (d goes with a, b; "
                         "f uses e's full scan time when e runs)")
+    shared_parts.add_arguments(p)
     args = p.parse_args()
-    if not args.parts or set(args.parts) - set("abcdefgh"):
-        p.error("--parts takes letters among a, b, c, d, e, f, g, h")
+    if not args.parts or set(args.parts) - set("abcdefghij"):
+        p.error("--parts takes letters among a, b, c, d, e, f, g, h, i, j")
     # run.sh starts us in the background, where SIGINT is ignored: take the
     # default back, so that Ctrl-C ends us at once, and run.sh, seeing us die
     # of SIGINT, reports an interruption rather than a failure.
@@ -1127,9 +1145,12 @@ def main():
     try:
         bench.setup()
         # parts in order; (d) is measured within (a) and (b)
-        for part in "abcefgh":
+        for part in "abcefghij":
             if part in args.parts:
-                getattr(bench, "part_" + part)()
+                if part in "ij":
+                    getattr(shared_parts, "part_" + part)(bench)
+                else:
+                    getattr(bench, "part_" + part)()
         if bench.results:
             bench.summary()
     except (BenchError, psycopg2.Error, OSError) as e:

@@ -10,14 +10,17 @@
 # (c) full-scan throughput and memory, (d) the same as (a)/(b) in PL/Python,
 # (e) a full scan of calls against the HTTP floor and against pages x
 # latency, (f) a created_at lower bound, (g) detail-only columns, (h) a join
-# from a few campaigns, and prints a summary with targets.  One stand-in
-# serves every part: each part sets the latency and the data it needs
-# through /_admin/config.  Everything is stopped and removed on exit, Ctrl-C
-# included.  About 5 minutes.
+# from a few campaigns, (i) a dashboard of 16 sessions on the shared answer
+# cache, (j) pgbench against a rate-limited API with and without the shared
+# rate limiter, and prints a summary with targets.  One stand-in serves
+# every part: each part sets the latency and the data it needs (and, for
+# (j), its rate limit) through /_admin/config.  Everything is stopped and
+# removed on exit, Ctrl-C included.  About 6 minutes.
 #
 # Exit status: 0 when the benchmark ran (a MISS is a result, not a failure),
 # non-zero when something broke.  Arguments are passed to bench/bench.py
-# (e.g. --parts ab, --parts efgh, --fast-reps 3); see `bench/bench.py --help`.
+# (e.g. --parts ab, --parts efgh, --parts ij, --fast-reps 3); see
+# `bench/bench.py --help`.
 # TC_KEEP_WORK=1 keeps the work directory (logs) when the benchmark broke.
 set -euo pipefail
 
@@ -67,11 +70,13 @@ main() {
 	tc_start_standin standin "$TC_WORK/src/test/standin_api.py" --count 1000 --quiet
 	local api_url=http://127.0.0.1:$TC_STARTED_PORT
 
-	tc_init_cluster "$TC_WORK/cluster"
+	# preloaded, as production should be: (i) and (j) measure the state
+	# every backend shares (the answer cache, the rate limiter)
+	tc_init_cluster "$TC_WORK/cluster" "shared_preload_libraries = 'topcalls_fdw'"
 	tc_start_cluster "$TC_WORK/cluster" "$TC_WORK/server.log"
 	tc_psql -d postgres -q -v ON_ERROR_STOP=1 -c 'CREATE DATABASE bench'
 
-	tc_log "running the benchmark (about 5 minutes)"
+	tc_log "running the benchmark (about 6 minutes)"
 	# In the background, and waited for, so that a signal to this script
 	# runs the trap at once; setpriv execs, so $! is the benchmark itself.
 	setpriv --reuid=postgres --regid=postgres --init-groups --reset-env -- \
