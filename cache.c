@@ -19,6 +19,20 @@
  * the filters sent): one key's answers are never served to a session using
  * another key, and different requests never share an entry.
  *
+ * One fetch per key at a time: a backend that finds no entry may claim the
+ * key (an entry without data, marked pending, for TC_CACHE_CLAIM_MS), and
+ * the others that look for it meanwhile are told to wait for the answer
+ * instead of asking the API themselves.  The claimer stores the answer, or
+ * gives the claim up (an error, a 404); a claim nobody gives up (the
+ * backend died) simply expires.
+ *
+ * And no miss when a busy entry ages: the first lookup of an entry in the
+ * last TC_CACHE_REFRESH_PCT percent of its time to live is told to fetch a
+ * fresh answer as well (it gets the cached one meanwhile), while every
+ * other backend keeps being served the fresh-enough entry.  Without that,
+ * sessions that go round the same ids find them expiring one after the
+ * other, in the order they were fetched, and all wait at every turn.
+ *
  * What this file must not do: store anything but complete, successful
  * answers (its callers decide, http.c and list.c); hold the LWLock across
  * anything but copying and palloc; keep the API key itself.
@@ -44,6 +58,12 @@
 /* Slots probed for a key, from its hash on. */
 #define TC_CACHE_PROBES			8
 
+/* How long a claim holds off the other backends at most. */
+#define TC_CACHE_CLAIM_MS		5000
+
+/* The part of its time to live after which a lookup refreshes an entry. */
+#define TC_CACHE_REFRESH_PCT	20
+
 /* One index slot per this many bytes of the area (at least 64 slots). */
 #define TC_CACHE_BYTES_PER_SLOT	1024
 
@@ -52,7 +72,10 @@ typedef struct TcCacheSlot
 	uint64		hash;			/* of the key; 0 with total 0: never used */
 	uint64		pos;			/* the entry's position in the ring's stream */
 	uint32		total;			/* the entry's bytes, header included */
-	int64		expires_us;		/* monotonic time when it goes stale */
+	bool		pending;		/* a claim: no data yet, a backend fetches it */
+	int64		stored_us;		/* monotonic time when it was stored */
+	int64		expires_us;		/* ... and when it goes stale */
+	int64		refresh_until_us;	/* a backend fetches a fresh one until then */
 } TcCacheSlot;
 
 /* An entry in the ring: this, the key, then the data. */
@@ -81,6 +104,11 @@ static char *tc_cache_key(const TcOptions *opts, char kind, const char *url,
 static bool tc_slot_live(const TcCacheArea *area, const TcCacheSlot *slot,
 						 int64 now);
 static char *tc_ring(TcCacheArea *area);
+static TcCacheSlot *tc_cache_find(TcCacheArea *area, const char *key,
+								  uint32 keylen, uint64 hash, int64 now);
+static TcCacheSlot *tc_cache_store(TcCacheArea *area, const char *key,
+								   uint32 keylen, uint64 hash, int64 now,
+								   const char *data, size_t len);
 
 /*
  * tc_cache_define_gucs
@@ -207,30 +235,13 @@ tc_slot_live(const TcCacheArea *area, const TcCacheSlot *slot, int64 now)
 		slot->expires_us > now;
 }
 
-/*
- * tc_cache_get
- *		The data stored for the request, palloc'd in the current context
- *		(with a NUL after it), or NULL.
- */
-char *
-tc_cache_get(const TcOptions *opts, char kind, const char *url, size_t *len)
+/* The live slot of a key, or NULL; the caller holds the lock. */
+static TcCacheSlot *
+tc_cache_find(TcCacheArea *area, const char *key, uint32 keylen, uint64 hash,
+			  int64 now)
 {
-	LWLock	   *lock;
-	TcCacheArea *area = tc_cache_area(&lock);
-	char	   *key;
-	uint32		keylen;
-	uint64		hash;
-	int64		now;
-	char	   *result = NULL;
 	int			i;
 
-	if (area == NULL)
-		return NULL;
-	key = tc_cache_key(opts, kind, url, &keylen);
-	hash = hash_bytes_extended((const unsigned char *) key, keylen, 0);
-	now = tc_monotonic_us();
-
-	LWLockAcquire(lock, LW_SHARED);
 	for (i = 0; i < TC_CACHE_PROBES; i++)
 	{
 		TcCacheSlot *slot = &area->slots[(hash + i) & (area->nslots - 1)];
@@ -239,82 +250,45 @@ tc_cache_get(const TcOptions *opts, char kind, const char *url, size_t *len)
 		if (slot->hash != hash || !tc_slot_live(area, slot, now))
 			continue;
 		entry = (TcCacheEntry *) (tc_ring(area) + slot->pos % area->ring_size);
-		if (entry->hash != hash || entry->keylen != keylen ||
-			memcmp((char *) entry + sizeof(TcCacheEntry), key, keylen) != 0)
-			continue;
-		/* palloc may ERROR: the abort releases the LWLock */
-		result = palloc(entry->datalen + 1);
-		memcpy(result, (char *) entry + sizeof(TcCacheEntry) + keylen,
-			   entry->datalen);
-		result[entry->datalen] = '\0';
-		*len = entry->datalen;
-		break;
+		if (entry->hash == hash && entry->keylen == keylen &&
+			memcmp((char *) entry + sizeof(TcCacheEntry), key, keylen) == 0)
+			return slot;
 	}
-	LWLockRelease(lock);
-	pfree(key);
-	return result;
+	return NULL;
 }
 
 /*
- * tc_cache_put
- *		Store the data of a complete, successful answer for cache_ttl_ms.
- *		Returns false when it is too large to be stored.
+ * Write an entry at the ring's head and point a slot at it: the key's own
+ * slot, else a stale one, else the oldest of the probed.  The caller holds
+ * the lock exclusively, and has checked that the entry fits (at most half
+ * the ring).  Only memcpy: nothing here can fail.
  */
-bool
-tc_cache_put(const TcOptions *opts, char kind, const char *url,
-			 const char *data, size_t len)
+static TcCacheSlot *
+tc_cache_store(TcCacheArea *area, const char *key, uint32 keylen, uint64 hash,
+			   int64 now, const char *data, size_t len)
 {
-	LWLock	   *lock;
-	TcCacheArea *area = tc_cache_area(&lock);
-	char	   *key;
-	uint32		keylen;
-	uint64		hash;
-	uint64		total;
+	TcCacheSlot *target = tc_cache_find(area, key, keylen, hash, now);
+	uint64		total = MAXALIGN(sizeof(TcCacheEntry) + (uint64) keylen + len);
 	uint64		pos;
-	int64		now;
-	TcCacheSlot *target = NULL;
 	TcCacheEntry *entry;
 	int			i;
 
-	if (area == NULL)
-		return false;
-	key = tc_cache_key(opts, kind, url, &keylen);
-	total = MAXALIGN(sizeof(TcCacheEntry) + (uint64) keylen + len);
-	if (total > area->ring_size / 2)
-	{
-		pfree(key);
-		return false;
-	}
-	hash = hash_bytes_extended((const unsigned char *) key, keylen, 0);
-	now = tc_monotonic_us();
-
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-
-	/* the same key's slot, else a stale one, else the oldest */
-	for (i = 0; i < TC_CACHE_PROBES; i++)
+	for (i = 0; target == NULL && i < TC_CACHE_PROBES; i++)
 	{
 		TcCacheSlot *slot = &area->slots[(hash + i) & (area->nslots - 1)];
 
 		if (!tc_slot_live(area, slot, now))
-		{
-			if (target == NULL || tc_slot_live(area, target, now))
-				target = slot;
-			continue;
-		}
-		if (slot->hash == hash)
-		{
-			entry = (TcCacheEntry *) (tc_ring(area) + slot->pos % area->ring_size);
-			if (entry->keylen == keylen &&
-				memcmp((char *) entry + sizeof(TcCacheEntry), key, keylen) == 0)
-			{
-				target = slot;
-				break;
-			}
-		}
-		if (target == NULL ||
-			(tc_slot_live(area, target, now) && slot->pos < target->pos))
 			target = slot;
 	}
+	for (i = 0; target == NULL && i < TC_CACHE_PROBES; i++)
+	{
+		TcCacheSlot *slot = &area->slots[(hash + i) & (area->nslots - 1)];
+
+		if (i == 0 || slot->pos < target->pos)
+			target = slot;
+	}
+	if (target == NULL)
+		target = &area->slots[hash & (area->nslots - 1)];
 
 	/* an entry never wraps around the ring's end: skip to its start */
 	pos = area->head;
@@ -327,16 +301,160 @@ tc_cache_put(const TcOptions *opts, char kind, const char *url,
 	entry->keylen = keylen;
 	entry->datalen = (uint32) len;
 	memcpy((char *) entry + sizeof(TcCacheEntry), key, keylen);
-	memcpy((char *) entry + sizeof(TcCacheEntry) + keylen, data, len);
+	if (len > 0)
+		memcpy((char *) entry + sizeof(TcCacheEntry) + keylen, data, len);
 
 	target->hash = hash;
 	target->pos = pos;
 	target->total = (uint32) total;
-	target->expires_us = now + (int64) opts->cache_ttl_ms * 1000;
+	return target;
+}
 
+/*
+ * tc_cache_fetch
+ *		The data stored for the request, palloc'd in the current context
+ *		(with a NUL after it), or NULL, with *result saying which:
+ *		TC_CACHE_HIT; TC_CACHE_MISS (nothing stored; with "claim", not
+ *		possible); TC_CACHE_CLAIMED ("claim" only: nothing stored, and the
+ *		key is now this backend's to fetch: store the answer with
+ *		tc_cache_put, or give the claim up with tc_cache_unclaim);
+ *		TC_CACHE_PENDING (another backend's claim: ask again shortly);
+ *		TC_CACHE_REFRESH ("claim" only: a hit, but the entry is old and
+ *		this backend is to fetch a fresh answer for it, and store it).
+ *
+ * Nothing here raises an ERROR while the lock is held: the copy is
+ * allocated without ERROR on failure, and counts as a miss then.
+ */
+char *
+tc_cache_fetch(const TcOptions *opts, char kind, const char *url, size_t *len,
+			   bool claim, TcCacheResult *result)
+{
+	LWLock	   *lock;
+	TcCacheArea *area = tc_cache_area(&lock);
+	char	   *key;
+	uint32		keylen;
+	uint64		hash;
+	int64		now;
+	TcCacheSlot *slot;
+	char	   *data = NULL;
+
+	*result = TC_CACHE_MISS;
+	if (area == NULL)
+		return NULL;
+	key = tc_cache_key(opts, kind, url, &keylen);
+	hash = hash_bytes_extended((const unsigned char *) key, keylen, 0);
+	now = tc_monotonic_us();
+
+	LWLockAcquire(lock, claim ? LW_EXCLUSIVE : LW_SHARED);
+	slot = tc_cache_find(area, key, keylen, hash, now);
+	if (slot != NULL && slot->pending)
+		*result = TC_CACHE_PENDING;
+	else if (slot != NULL)
+	{
+		TcCacheEntry *entry = (TcCacheEntry *) (tc_ring(area) +
+												slot->pos % area->ring_size);
+
+		data = MemoryContextAllocExtended(CurrentMemoryContext,
+										  (Size) entry->datalen + 1,
+										  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		if (data != NULL)
+		{
+			memcpy(data, (char *) entry + sizeof(TcCacheEntry) + keylen,
+				   entry->datalen);
+			data[entry->datalen] = '\0';
+			*len = entry->datalen;
+			*result = TC_CACHE_HIT;
+			if (claim && slot->refresh_until_us < now &&
+				now - slot->stored_us >
+				(slot->expires_us - slot->stored_us) * (100 - TC_CACHE_REFRESH_PCT) / 100)
+			{
+				slot->refresh_until_us = now + (int64) TC_CACHE_CLAIM_MS * 1000;
+				*result = TC_CACHE_REFRESH;
+			}
+		}
+	}
+	if (*result == TC_CACHE_MISS && claim &&
+		MAXALIGN(sizeof(TcCacheEntry) + (uint64) keylen) <= area->ring_size / 2)
+	{
+		slot = tc_cache_store(area, key, keylen, hash, now, NULL, 0);
+		slot->pending = true;
+		slot->stored_us = now;
+		slot->expires_us = now + (int64) TC_CACHE_CLAIM_MS * 1000;
+		slot->refresh_until_us = 0;
+		*result = TC_CACHE_CLAIMED;
+	}
+	LWLockRelease(lock);
+	pfree(key);
+	return data;
+}
+
+/*
+ * tc_cache_put
+ *		Store the data of a complete, successful answer for cache_ttl_ms (in
+ *		place of this backend's claim, if it made one).  Returns false when
+ *		it is too large to be stored; a claim is then given up.
+ */
+bool
+tc_cache_put(const TcOptions *opts, char kind, const char *url,
+			 const char *data, size_t len)
+{
+	LWLock	   *lock;
+	TcCacheArea *area = tc_cache_area(&lock);
+	char	   *key;
+	uint32		keylen;
+	uint64		hash;
+	int64		now;
+	TcCacheSlot *slot;
+
+	if (area == NULL)
+		return false;
+	key = tc_cache_key(opts, kind, url, &keylen);
+	if (MAXALIGN(sizeof(TcCacheEntry) + (uint64) keylen + len) > area->ring_size / 2)
+	{
+		pfree(key);
+		tc_cache_unclaim(opts, kind, url);
+		return false;
+	}
+	hash = hash_bytes_extended((const unsigned char *) key, keylen, 0);
+	now = tc_monotonic_us();
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	slot = tc_cache_store(area, key, keylen, hash, now, data, len);
+	slot->pending = false;
+	slot->stored_us = now;
+	slot->expires_us = now + (int64) opts->cache_ttl_ms * 1000;
+	slot->refresh_until_us = 0;
 	LWLockRelease(lock);
 	pfree(key);
 	return true;
+}
+
+/*
+ * tc_cache_unclaim
+ *		Give up this backend's claim of a request (its answer will not be
+ *		stored), so that the backends waiting for it fetch it themselves.
+ */
+void
+tc_cache_unclaim(const TcOptions *opts, char kind, const char *url)
+{
+	LWLock	   *lock;
+	TcCacheArea *area = tc_cache_area(&lock);
+	char	   *key;
+	uint32		keylen;
+	uint64		hash;
+	TcCacheSlot *slot;
+
+	if (area == NULL)
+		return;
+	key = tc_cache_key(opts, kind, url, &keylen);
+	hash = hash_bytes_extended((const unsigned char *) key, keylen, 0);
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	slot = tc_cache_find(area, key, keylen, hash, tc_monotonic_us());
+	if (slot != NULL && slot->pending)
+		slot->total = 0;
+	LWLockRelease(lock);
+	pfree(key);
 }
 
 /*

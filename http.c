@@ -61,6 +61,9 @@
 /* Longest wait without a CHECK_FOR_INTERRUPTS, in milliseconds. */
 #define TC_SLICE_MS				100
 
+/* How often a lookup another backend is fetching looks at the cache again. */
+#define TC_CACHE_POLL_MS		10
+
 /* Backoff before retry k: full jitter in [0, min(CAP, BASE * 2^(k-1))]. */
 #define TC_RETRY_BASE_MS		100
 #define TC_RETRY_CAP_MS			5000
@@ -181,6 +184,17 @@ typedef struct TcRun
 	int		   *ready;
 	int			nready;
 	TimestampTz throttled_since;	/* 0: no request is waiting for a turn */
+
+	/*
+	 * Per request, its part in the cache: 0 none; 'C' this backend claimed
+	 * it (it fetches the answer for every backend); 'W' another backend
+	 * fetches it: wait for the cache to have it; 'R' the cache's answer was
+	 * handed over, but it is old: it is sent all the same, and its answer
+	 * only stored.
+	 */
+	char	   *cache_state;
+	int			ncache_waiting; /* requests in state 'W' */
+	TimestampTz cache_checked;	/* when they last looked at the cache */
 	double		turn_interval_us;	/* between turns: 1/rate_limit; 0: none */
 	bool		idle_trimmed;	/* tc_conn_keep_idle was called */
 } TcRun;
@@ -207,6 +221,9 @@ static void tc_take_turn(TcRun *run, int reqno, TimestampTz now,
 static void tc_note_throttled(TcRun *run, TimestampTz now);
 static bool tc_hand_over(TcRun *run, TcHttpRequest *req);
 static void tc_count_abandoned(TcRun *run, TcSlot *slot);
+static void tc_cache_ask(TcRun *run, int reqno);
+static bool tc_cache_recheck(TcRun *run, TimestampTz now);
+static void tc_cache_unclaim_all(TcRun *run);
 static void tc_start_attempt(TcRun *run, int reqno);
 static void tc_set_options(TcRun *run, TcSlot *slot, CURL *easy,
 						   const TcHttpRequest *req);
@@ -271,13 +288,21 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 	{
 		/*
 		 * Detach and clean up every transfer still running before the error
-		 * goes on: the multi handle must be usable by the next query.
+		 * goes on: the multi handle must be usable by the next query.  The
+		 * claims on the cache go first, so that other backends waiting for
+		 * those answers fetch them themselves at once.
 		 */
 		if (run != NULL)
+		{
+			tc_cache_unclaim_all(run);
 			tc_run_destroy(run, true);
+		}
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+
+	/* a caller that stopped early leaves claims of requests never answered */
+	tc_cache_unclaim_all(run);
 
 	/* Normal end, or the caller asked to stop: abandon what is left. */
 	{
@@ -437,39 +462,22 @@ tc_run_prepare(TcRun *run, const TcOptions *opts)
 		run->turn_interval_us = 1000000.0 / Max(opts->rate_limit, 1.0 / 3600);
 
 	/*
-	 * Lookups the cache has: handed over in their turn, without a request
-	 * (tc_run_drive).
+	 * Lookups the cache has are handed over first, without a request
+	 * (tc_run_drive); the others are claimed, or waited for when another
+	 * backend has claimed them.
 	 */
 	run->use_cache = tc_cache_enabled(opts);
+	run->cache_state = MemoryContextAllocZero(run->runcxt, run->nreqs);
 	if (run->use_cache)
 	{
-		int64		hits = 0;
-		int64		misses = 0;
-
 		for (i = 0; i < run->nreqs; i++)
 		{
-			TcHttpRequest *req = &run->reqs[i];
-			MemoryContext old;
-
-			if (req->cache_kind == 0)
+			if (run->reqs[i].cache_kind == 0)
 				continue;
-			old = MemoryContextSwitchTo(run->bodycxt);
-			req->body = tc_cache_get(opts, req->cache_kind, req->url,
-									 &req->body_len);
-			MemoryContextSwitchTo(old);
-			if (req->body == NULL)
-			{
-				misses++;
-				continue;
-			}
-			req->from_cache = true;
-			req->status = 200;
-			req->content_type = MemoryContextStrdup(run->bodycxt, "application/json");
-			hits++;
+			tc_cache_ask(run, i);
+			if (run->cache_state[i] == 'W')
+				run->ncache_waiting++;
 		}
-		run->stats->cache_hits += hits;
-		run->stats->cache_misses += misses;
-		tc_server_count_cache(run->server, hits, misses);
 	}
 
 	run->headers = tc_conn_build_headers(opts);
@@ -523,6 +531,103 @@ tc_run_destroy(TcRun *run, bool on_error)
 }
 
 /*
+ * Ask the cache for request reqno: an answer (the request is handed over
+ * without being sent), a claim (it is sent, and its answer stored for every
+ * backend), or another backend's claim (it waits: tc_cache_recheck).
+ */
+static void
+tc_cache_ask(TcRun *run, int reqno)
+{
+	TcHttpRequest *req = &run->reqs[reqno];
+	TcCacheResult result;
+	MemoryContext old;
+
+	old = MemoryContextSwitchTo(run->bodycxt);
+	req->body = tc_cache_fetch(run->opts, req->cache_kind, req->url,
+							   &req->body_len, true, &result);
+	MemoryContextSwitchTo(old);
+	switch (result)
+	{
+		case TC_CACHE_HIT:
+		case TC_CACHE_REFRESH:
+			req->from_cache = true;
+			req->status = 200;
+			req->content_type = MemoryContextStrdup(run->bodycxt, "application/json");
+			run->cache_state[reqno] = result == TC_CACHE_REFRESH ? 'R' : 0;
+			run->stats->cache_hits++;
+			tc_server_count_cache(run->server, 1, 0);
+			break;
+		case TC_CACHE_PENDING:
+			run->cache_state[reqno] = 'W';
+			break;
+		case TC_CACHE_CLAIMED:
+		case TC_CACHE_MISS:
+			run->cache_state[reqno] = result == TC_CACHE_CLAIMED ? 'C' : 0;
+			run->stats->cache_misses++;
+			tc_server_count_cache(run->server, 0, 1);
+			break;
+	}
+}
+
+/*
+ * Look at the cache again for the requests that wait for another backend's
+ * answer: hand over those that are there, and send those whose claim was
+ * given up or ran out (they are this backend's claim now).  Returns false
+ * when "done" asks to stop.
+ */
+static bool
+tc_cache_recheck(TcRun *run, TimestampTz now)
+{
+	int			i;
+
+	for (i = 0; i < run->nreqs && run->ncache_waiting > 0; i++)
+	{
+		if (run->cache_state[i] != 'W')
+			continue;
+		tc_cache_ask(run, i);
+		if (run->cache_state[i] == 'W')
+			continue;
+		run->ncache_waiting--;
+		if (run->reqs[i].from_cache)
+		{
+			if (!tc_hand_over(run, &run->reqs[i]))
+				return false;
+			if (run->cache_state[i] == 'R')
+				run->reqs[i].from_cache = false;
+		}
+		else
+		{
+			/* to be sent: queued as a retry due now */
+			run->due[i] = now;
+			run->waiting[run->nwaiting++] = i;
+		}
+	}
+	return true;
+}
+
+/*
+ * Give up the cache claims of requests not answered (an ERROR, or the
+ * caller stopped), so that the backends waiting for them need not wait for
+ * the claims to run out.
+ */
+static void
+tc_cache_unclaim_all(TcRun *run)
+{
+	int			i;
+
+	if (run->cache_state == NULL)
+		return;
+	for (i = 0; i < run->nreqs; i++)
+	{
+		if (run->cache_state[i] == 'C')
+		{
+			run->cache_state[i] = 0;
+			tc_cache_unclaim(run->opts, run->reqs[i].cache_kind, run->reqs[i].url);
+		}
+	}
+}
+
+/*
  * A transfer is abandoned (an ERROR, a cancel, or the caller stopped): count
  * its request in the server's statistics if it was sent, since the API then
  * received it.  Never raises an ERROR.
@@ -556,8 +661,13 @@ tc_run_drive(TcRun *run)
 	 */
 	for (i = 0; i < run->nreqs; i++)
 	{
-		if (run->reqs[i].from_cache && !tc_hand_over(run, &run->reqs[i]))
+		if (!run->reqs[i].from_cache)
+			continue;
+		if (!tc_hand_over(run, &run->reqs[i]))
 			return;
+		/* an old entry's refresh is sent now like any other request */
+		if (run->cache_state[i] == 'R')
+			run->reqs[i].from_cache = false;
 	}
 
 	for (;;)
@@ -587,7 +697,16 @@ tc_run_drive(TcRun *run)
 		}
 
 		now = GetCurrentTimestamp();
+		if (run->ncache_waiting > 0 &&
+			TimestampDifferenceExceeds(run->cache_checked, now, TC_CACHE_POLL_MS))
+		{
+			run->cache_checked = now;
+			if (!tc_cache_recheck(run, now))
+				return;
+		}
 		wait_ms = tc_start_attempts(run, now);
+		if (run->ncache_waiting > 0)
+			wait_ms = Min(wait_ms, TC_CACHE_POLL_MS);
 		tc_note_throttled(run, now);
 
 		/*
@@ -595,14 +714,14 @@ tc_run_drive(TcRun *run)
 		 * flight need not all stay open afterwards.
 		 */
 		if (!run->idle_trimmed && run->nwaiting == 0 && run->nready == 0 &&
-			run->next_new >= run->nreqs)
+			run->ncache_waiting == 0 && run->next_new >= run->nreqs)
 		{
 			tc_conn_keep_idle(run->opts->max_idle_connections);
 			run->idle_trimmed = true;
 		}
 
 		if (run->nactive == 0 && run->nwaiting == 0 && run->nready == 0 &&
-			run->next_new >= run->nreqs)
+			run->ncache_waiting == 0 && run->next_new >= run->nreqs)
 		{
 			/* all done but the caller's work, if any is left */
 			if (run->work_pending)
@@ -743,7 +862,8 @@ tc_start_attempts(TcRun *run, TimestampTz now)
 	while (run->nactive + run->nready < run->nslots &&
 		   run->next_new < run->nreqs)
 	{
-		if (run->reqs[run->next_new].from_cache)
+		if (run->reqs[run->next_new].from_cache ||
+			run->cache_state[run->next_new] == 'W')
 			run->next_new++;
 		else
 			tc_take_turn(run, run->next_new++, now, &wait_ms);
@@ -823,20 +943,43 @@ tc_note_throttled(TcRun *run, TimestampTz now)
 /*
  * Hand a finished request (its final answer, or the cache's) to the caller,
  * then store the answer in the cache if the caller accepted it
- * (req->cache_ok), and free the body and content type.  Returns what "done"
- * returned.
+ * (req->cache_ok), or give up this backend's claim of it, and free the body
+ * and content type.  The answer to the refresh of an old entry is only
+ * stored.  Returns what "done" returned.
  */
 static bool
 tc_hand_over(TcRun *run, TcHttpRequest *req)
 {
+	int			reqno = req - run->reqs;
+	char		state = run->cache_state[reqno];
 	bool		go_on = true;
 
-	if (run->done != NULL)
-		go_on = run->done(req, run->arg);
-	if (req->cache_ok && req->cache_kind != 0 && run->use_cache &&
-		!req->from_cache && req->status == 200 && req->body != NULL)
-		(void) tc_cache_put(run->opts, req->cache_kind, req->url,
-							req->body, req->body_len);
+	if (state == 'R' && !req->from_cache)
+	{
+		/*
+		 * The refresh of an old entry, whose answer the caller already had
+		 * from the cache: only stored, if it is a JSON 200 (the caller never
+		 * sees it, so neither does a failure of it).
+		 */
+		if (req->status == 200 && req->body != NULL &&
+			req->content_type != NULL && strstr(req->content_type, "json") != NULL)
+			(void) tc_cache_put(run->opts, req->cache_kind, req->url,
+								req->body, req->body_len);
+		run->cache_state[reqno] = 0;
+	}
+	else
+	{
+		if (run->done != NULL)
+			go_on = run->done(req, run->arg);
+		if (req->cache_ok && req->cache_kind != 0 && run->use_cache &&
+			!req->from_cache && req->status == 200 && req->body != NULL)
+			(void) tc_cache_put(run->opts, req->cache_kind, req->url,
+								req->body, req->body_len);
+		else if (state == 'C')
+			tc_cache_unclaim(run->opts, req->cache_kind, req->url);
+		if (state != 'R')
+			run->cache_state[reqno] = 0;
+	}
 	if (req->body != NULL)
 		pfree(req->body);
 	req->body = NULL;

@@ -43,6 +43,7 @@
 
 #include "common/hashfn.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/memutils.h"
@@ -65,6 +66,9 @@
 
 /* Items converted per slice of work while requests travel. */
 #define TC_CONVERT_SLICE		16
+
+/* How often a list another backend is reading looks at the cache again. */
+#define TC_CACHE_POLL_MS		10
 
 /* One list of a set. */
 typedef struct TcList
@@ -189,6 +193,9 @@ tc_list_reset(TcListSet *set, TcList *list)
 {
 	HASHCTL		hctl;
 
+	/* a pass being collected for the cache is not going to be stored */
+	if (list->collected != NULL)
+		tc_cache_unclaim(set->opts, TC_CACHE_LIST, list->cache_url);
 	MemoryContextReset(list->cxt);
 	list->current = list->next = NULL;
 	list->current_cxt = list->next_cxt = NULL;
@@ -355,6 +362,7 @@ tc_list_take_page(TcListSet *set, TcList *list, TcHttpRequest *req)
 			pfree(list->collected->data);
 			pfree(list->collected);
 			list->collected = NULL;
+			tc_cache_unclaim(set->opts, TC_CACHE_LIST, list->cache_url);
 		}
 		else
 		{
@@ -363,6 +371,14 @@ tc_list_take_page(TcListSet *set, TcList *list, TcHttpRequest *req)
 		}
 	}
 
+	if (!ended && list->finished && list->collected != NULL)
+	{
+		/* stopped early (a lower time bound): nothing to store */
+		pfree(list->collected->data);
+		pfree(list->collected);
+		list->collected = NULL;
+		tc_cache_unclaim(set->opts, TC_CACHE_LIST, list->cache_url);
+	}
 	if (!ended)
 		return;
 	if (list->collected != NULL)
@@ -382,18 +398,36 @@ tc_list_take_page(TcListSet *set, TcList *list, TcHttpRequest *req)
 
 /*
  * The first page of a pass is about to be asked for, at url: replay the
- * pass from the cache if it has it, else collect the pages for it.
+ * pass from the cache if it has it, else collect the pages for it.  A pass
+ * that will be read to its end claims the list in the cache, so that other
+ * backends wait for it rather than read it too; while another backend has
+ * the claim, wait (in short slices, interruptibly) until its pages are
+ * there or the claim is given up.  A pass that a LIMIT will cut short
+ * claims nothing: it will store nothing.
  */
 static void
 tc_list_cache_begin(TcListSet *set, TcList *list, const char *url)
 {
 	MemoryContext oldcxt;
+	TcCacheResult result;
 	bool		hit;
 
 	if (!tc_cache_enabled(set->opts))
 		return;
 	oldcxt = MemoryContextSwitchTo(list->cxt);
-	list->replay = tc_cache_get(set->opts, TC_CACHE_LIST, url, &list->replay_len);
+	for (;;)
+	{
+		list->replay = tc_cache_fetch(set->opts, TC_CACHE_LIST, url,
+									  &list->replay_len, set->row_limit == 0,
+									  &result);
+		/* a list is never refreshed ahead: it just expires */
+		if (result != TC_CACHE_PENDING)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 TC_CACHE_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 	list->replay_pos = 0;
 	hit = list->replay != NULL;
 	if (!hit)

@@ -236,10 +236,21 @@ extern int64 tc_monotonic_us(void);
 extern void tc_cache_define_gucs(void);
 extern void tc_cache_init_area(void *mem, Size size);
 extern bool tc_cache_enabled(const TcOptions *opts);
-extern char *tc_cache_get(const TcOptions *opts, char kind, const char *url,
-						  size_t *len);
+/* What tc_cache_fetch found. */
+typedef enum TcCacheResult
+{
+	TC_CACHE_MISS,
+	TC_CACHE_HIT,
+	TC_CACHE_CLAIMED,			/* not there: this backend fetches it */
+	TC_CACHE_PENDING,			/* not there: another backend fetches it */
+	TC_CACHE_REFRESH			/* there, old: this backend fetches a new one */
+} TcCacheResult;
+
+extern char *tc_cache_fetch(const TcOptions *opts, char kind, const char *url,
+							size_t *len, bool claim, TcCacheResult *result);
 extern bool tc_cache_put(const TcOptions *opts, char kind, const char *url,
 						 const char *data, size_t len);
+extern void tc_cache_unclaim(const TcOptions *opts, char kind, const char *url);
 extern Size tc_cache_max_entry(void);
 extern void tc_cache_reset(void);
 

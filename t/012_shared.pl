@@ -215,7 +215,29 @@ psql_do($db, 'SELECT topcalls_fdw_cache_reset(); SELECT topcalls_fdw_stats_reset
 	is(session_query($b, 'SELECT count(*), count(DISTINCT id) FROM cached_numbers;'), '50|50',
 		'cache: the small list, after the big one');
 	is(standin_stats()->{lists}, $lists, '... still from the cache');
-	session_end($_) for ($a, $b, $c);
+
+	# One fetch per request at a time: three sessions that want the same 50
+	# ids, and then the same list, at the same moment (each answer takes
+	# 300 ms) cost 50 lookups and one read of the list, not three.  (The
+	# statistics' reset makes the planners forget the size the list reads
+	# above taught them: 50 ids of a 50-row table would read the list.)
+	psql_do($db, 'SELECT topcalls_fdw_cache_reset(); SELECT topcalls_fdw_stats_reset()', $node);
+	standin('reset', '{}');
+	standin('config', '{"latency_ms": 300}');
+	my $d = session_start($db, $node);
+	my @markers = map { [ $_, session_send($_, $q50) ] } ($a, $b, $d);
+	is((session_wait($_->[0], $_->[1]))[0], $want,
+		'cache: three sessions want the same 50 ids at once: the same rows')
+	  for @markers;
+	is(standin_stats()->{lookups}, 50, '... 50 requests: the others waited for the first');
+	my $list_q = 'SELECT count(*), count(DISTINCT id) FROM cached_numbers;';
+	@markers = map { [ $_, session_send($_, $list_q) ] } ($a, $b, $d);
+	is((session_wait($_->[0], $_->[1]))[0], '50|50',
+		'cache: three sessions read the same list at once: every row')
+	  for @markers;
+	is(standin_stats()->{lists}, 3, '... its 3 pages once');
+	standin('config', '{"latency_ms": 0}');
+	session_end($_) for ($a, $b, $c, $d);
 }
 standin('reset', '{}');
 
