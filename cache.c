@@ -62,7 +62,7 @@
 #define TC_CACHE_CLAIM_MS		5000
 
 /* The part of its time to live after which a lookup refreshes an entry. */
-#define TC_CACHE_REFRESH_PCT	20
+#define TC_CACHE_REFRESH_PCT	5
 
 /* One index slot per this many bytes of the area (at least 64 slots). */
 #define TC_CACHE_BYTES_PER_SLOT	1024
