@@ -100,7 +100,7 @@ static bool tc_use_cache = true;
 
 static TcCacheArea *tc_cache_area(LWLock **lock);
 static char *tc_cache_key(const TcOptions *opts, char kind, const char *url,
-						  uint32 *keylen);
+						  uint32 *keylen, uint64 *hash);
 static bool tc_slot_live(const TcCacheArea *area, const TcCacheSlot *slot,
 						 int64 now);
 static char *tc_ring(TcCacheArea *area);
@@ -205,9 +205,13 @@ tc_cache_max_entry(void)
 	return area->ring_size / 2 - MAXALIGN(sizeof(TcCacheEntry));
 }
 
-/* The key of a request: who asks, what kind of answer, and its URL. */
+/*
+ * The key of a request (who asks, what kind of answer, and its URL), with
+ * its length and hash.
+ */
 static char *
-tc_cache_key(const TcOptions *opts, char kind, const char *url, uint32 *keylen)
+tc_cache_key(const TcOptions *opts, char kind, const char *url, uint32 *keylen,
+			 uint64 *hash)
 {
 	Size		urllen = strlen(url);
 	Size		len = sizeof(Oid) * 2 + TC_KEY_DIGEST_LEN + 1 + urllen;
@@ -223,6 +227,7 @@ tc_cache_key(const TcOptions *opts, char kind, const char *url, uint32 *keylen)
 	*p++ = kind;
 	memcpy(p, url, urllen);
 	*keylen = (uint32) len;
+	*hash = hash_bytes_extended((const unsigned char *) key, (int) len, 0);
 	return key;
 }
 
@@ -341,8 +346,7 @@ tc_cache_fetch(const TcOptions *opts, char kind, const char *url, size_t *len,
 	*result = TC_CACHE_MISS;
 	if (area == NULL)
 		return NULL;
-	key = tc_cache_key(opts, kind, url, &keylen);
-	hash = hash_bytes_extended((const unsigned char *) key, keylen, 0);
+	key = tc_cache_key(opts, kind, url, &keylen, &hash);
 	now = tc_monotonic_us();
 
 	LWLockAcquire(lock, claim ? LW_EXCLUSIVE : LW_SHARED);
@@ -408,14 +412,13 @@ tc_cache_put(const TcOptions *opts, char kind, const char *url,
 
 	if (area == NULL)
 		return false;
-	key = tc_cache_key(opts, kind, url, &keylen);
+	key = tc_cache_key(opts, kind, url, &keylen, &hash);
 	if (MAXALIGN(sizeof(TcCacheEntry) + (uint64) keylen + len) > area->ring_size / 2)
 	{
 		pfree(key);
 		tc_cache_unclaim(opts, kind, url);
 		return false;
 	}
-	hash = hash_bytes_extended((const unsigned char *) key, keylen, 0);
 	now = tc_monotonic_us();
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);
@@ -446,8 +449,7 @@ tc_cache_unclaim(const TcOptions *opts, char kind, const char *url)
 
 	if (area == NULL)
 		return;
-	key = tc_cache_key(opts, kind, url, &keylen);
-	hash = hash_bytes_extended((const unsigned char *) key, keylen, 0);
+	key = tc_cache_key(opts, kind, url, &keylen, &hash);
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	slot = tc_cache_find(area, key, keylen, hash, tc_monotonic_us());
