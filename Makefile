@@ -8,6 +8,7 @@ OBJS = \
 	connection.o \
 	convert.o \
 	http.o \
+	json.o \
 	list.o \
 	option.o \
 	resource.o \
@@ -20,8 +21,8 @@ EXTENSION = topcalls_fdw
 DATA = topcalls_fdw--1.0.sql topcalls_fdw--1.0--1.1.sql
 PGFILEDESC = "topcalls_fdw - foreign data wrapper for the TopCalls API"
 
-PG_CPPFLAGS = $(shell pkg-config --cflags json-c libcurl)
-SHLIB_LINK = $(shell pkg-config --libs json-c libcurl)
+PG_CPPFLAGS = $(shell pkg-config --cflags libcurl)
+SHLIB_LINK = $(shell pkg-config --libs libcurl)
 
 # The pg_regress suites.  `make installcheck` runs them the PGXS way, against
 # a running server (PGHOST, PGPORT, PGUSER: a superuser, since the suites

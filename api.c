@@ -20,8 +20,6 @@
 
 #include <limits.h>
 
-#include <json-c/json.h>
-
 #include "mb/pg_wchar.h"
 
 #include "topcalls_fdw.h"
@@ -233,386 +231,25 @@ tc_excerpt(const char *s, size_t len, size_t maxlen)
 }
 
 /*
- * RFC 8259 grammar check, run before json-c.  json-c 0.16's "strict" mode
- * still takes NaN, Infinity, single-quoted strings and "1.", which no JSON
- * API sends: an answer containing them is corrupt and must not become data.
- * UTF-8 validity is left to json-c (JSON_TOKENER_VALIDATE_UTF8).
- */
-typedef struct TcJsonScan
-{
-	const char *p;
-	const char *end;
-	int			depth;
-	int64		values;			/* values seen, containers included */
-	int64		containers;		/* objects and arrays seen */
-	const char *error;
-} TcJsonScan;
-
-/*
- * json-c spends some 70 bytes on a scalar and some 800 on an object (its hash
- * table), so a few MB of "[{},{},...]" would cost GBs of memory, well within
- * max_response_bytes: bound what one answer may hold.  A page of 200 phone
- * numbers holds some 4000 values and 400 containers.
- */
-#define TC_JSON_MAX_VALUES		1000000
-#define TC_JSON_MAX_CONTAINERS	50000
-
-static bool tc_scan_value(TcJsonScan *sc);
-
-static void
-tc_scan_ws(TcJsonScan *sc)
-{
-	while (sc->p < sc->end &&
-		   (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
-		sc->p++;
-}
-
-static bool
-tc_scan_fail(TcJsonScan *sc, const char *error)
-{
-	if (sc->error == NULL)
-		sc->error = error;
-	return false;
-}
-
-/* Four hex digits of a \u escape, as a number. */
-static bool
-tc_scan_hex4(TcJsonScan *sc, int *value)
-{
-	int			i;
-
-	*value = 0;
-	for (i = 0; i < 4; i++)
-	{
-		unsigned char c;
-
-		if (sc->p >= sc->end || !isxdigit((unsigned char) *sc->p))
-			return false;
-		c = (unsigned char) *sc->p++;
-		*value = *value * 16 + (isdigit(c) ? c - '0' : pg_ascii_tolower(c) - 'a' + 10);
-	}
-	return true;
-}
-
-static bool
-tc_scan_string(TcJsonScan *sc)
-{
-	sc->p++;					/* the opening quote */
-	while (sc->p < sc->end)
-	{
-		unsigned char c = (unsigned char) *sc->p++;
-
-		if (c == '"')
-			return true;
-		if (c < 0x20)
-			return tc_scan_fail(sc, gettext_noop("A string in the body contains a raw control character."));
-		if (c == '\\')
-		{
-			if (sc->p >= sc->end)
-				break;
-			c = (unsigned char) *sc->p++;
-			if (c == 'u')
-			{
-				int			cp;
-
-				if (!tc_scan_hex4(sc, &cp))
-					return tc_scan_fail(sc, gettext_noop("A \\u escape in the body is not followed by four hex digits."));
-				if (cp >= 0xDC00 && cp <= 0xDFFF)
-					return tc_scan_fail(sc, gettext_noop("A string in the body contains an unpaired UTF-16 surrogate escape."));
-				if (cp >= 0xD800 && cp <= 0xDBFF)
-				{
-					int			low;
-
-					if (sc->end - sc->p < 2 || sc->p[0] != '\\' || sc->p[1] != 'u')
-						return tc_scan_fail(sc, gettext_noop("A string in the body contains an unpaired UTF-16 surrogate escape."));
-					sc->p += 2;
-					if (!tc_scan_hex4(sc, &low))
-						return tc_scan_fail(sc, gettext_noop("A \\u escape in the body is not followed by four hex digits."));
-					if (low < 0xDC00 || low > 0xDFFF)
-						return tc_scan_fail(sc, gettext_noop("A string in the body contains an unpaired UTF-16 surrogate escape."));
-				}
-			}
-			else if (strchr("\"\\/bfnrt", c) == NULL)
-				return tc_scan_fail(sc, gettext_noop("A string in the body contains an invalid escape."));
-		}
-	}
-	return tc_scan_fail(sc, gettext_noop("A string in the body is not terminated."));
-}
-
-static bool
-tc_scan_digits(TcJsonScan *sc)
-{
-	const char *start = sc->p;
-
-	while (sc->p < sc->end && isdigit((unsigned char) *sc->p))
-		sc->p++;
-	return sc->p > start;
-}
-
-/*
- * Does the integer literal [start, end) fit in int64, or in uint64 when it is
- * not negative?  json-c 0.16 silently saturates the others (it reads
- * 123456789012345678901234567890 as 18446744073709551615), so they are
- * refused rather than turned into another number.  JSON integers have no
- * leading zeros, so comparing lengths, then digits, compares the values.
- */
-static bool
-tc_integer_fits(const char *start, const char *end)
-{
-	bool		negative = (*start == '-');
-	const char *digits = start + (negative ? 1 : 0);
-	const char *limit = negative ? "9223372036854775808" : "18446744073709551615";
-	size_t		ndigits = end - digits;
-	size_t		nlimit = strlen(limit);
-
-	return ndigits < nlimit ||
-		(ndigits == nlimit && memcmp(digits, limit, nlimit) <= 0);
-}
-
-static bool
-tc_scan_number(TcJsonScan *sc)
-{
-	const char *start = sc->p;
-	bool		integer = true;
-
-	if (*sc->p == '-')
-		sc->p++;
-	if (sc->p < sc->end && *sc->p == '0')
-		sc->p++;
-	else if (!tc_scan_digits(sc))
-		return tc_scan_fail(sc, gettext_noop("A number in the body is malformed."));
-	if (sc->p < sc->end && *sc->p == '.')
-	{
-		integer = false;
-		sc->p++;
-		if (!tc_scan_digits(sc))
-			return tc_scan_fail(sc, gettext_noop("A number in the body is malformed."));
-	}
-	if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E'))
-	{
-		integer = false;
-		sc->p++;
-		if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
-			sc->p++;
-		if (!tc_scan_digits(sc))
-			return tc_scan_fail(sc, gettext_noop("A number in the body is malformed."));
-	}
-	if (integer && !tc_integer_fits(start, sc->p))
-		return tc_scan_fail(sc, gettext_noop("An integer in the body does not fit in 64 bits."));
-	return true;
-}
-
-static bool
-tc_scan_literal(TcJsonScan *sc, const char *word)
-{
-	size_t		len = strlen(word);
-
-	if ((size_t) (sc->end - sc->p) < len || memcmp(sc->p, word, len) != 0)
-		return tc_scan_fail(sc, gettext_noop("The body contains an unexpected character."));
-	sc->p += len;
-	return true;
-}
-
-/* An object or array: open, members separated by commas, close. */
-static bool
-tc_scan_container(TcJsonScan *sc, char close, bool is_object)
-{
-	if (++sc->depth > TC_JSON_MAX_DEPTH)
-		return tc_scan_fail(sc, gettext_noop("The body's nesting is too deep."));
-	if (++sc->containers > TC_JSON_MAX_CONTAINERS)
-		return tc_scan_fail(sc, gettext_noop("The body holds too many objects and arrays."));
-	sc->p++;
-	tc_scan_ws(sc);
-	if (sc->p < sc->end && *sc->p == close)
-	{
-		sc->p++;
-		sc->depth--;
-		return true;
-	}
-	for (;;)
-	{
-		tc_scan_ws(sc);
-		if (is_object)
-		{
-			if (sc->p >= sc->end || *sc->p != '"')
-				return tc_scan_fail(sc, gettext_noop("An object key in the body is not a double-quoted string."));
-			if (!tc_scan_string(sc))
-				return false;
-			tc_scan_ws(sc);
-			if (sc->p >= sc->end || *sc->p != ':')
-				return tc_scan_fail(sc, gettext_noop("An object key in the body is not followed by a colon."));
-			sc->p++;
-		}
-		if (!tc_scan_value(sc))
-			return false;
-		tc_scan_ws(sc);
-		if (sc->p < sc->end && *sc->p == ',')
-		{
-			sc->p++;
-			continue;
-		}
-		if (sc->p < sc->end && *sc->p == close)
-		{
-			sc->p++;
-			sc->depth--;
-			return true;
-		}
-		return tc_scan_fail(sc, sc->p >= sc->end ? gettext_noop("The JSON text ends too early.") :
-							gettext_noop("The body contains an unexpected character."));
-	}
-}
-
-static bool
-tc_scan_value(TcJsonScan *sc)
-{
-	if (++sc->values > TC_JSON_MAX_VALUES)
-		return tc_scan_fail(sc, gettext_noop("The body holds too many values."));
-	tc_scan_ws(sc);
-	if (sc->p >= sc->end)
-		return tc_scan_fail(sc, gettext_noop("The JSON text ends too early."));
-	switch (*sc->p)
-	{
-		case '{':
-			return tc_scan_container(sc, '}', true);
-		case '[':
-			return tc_scan_container(sc, ']', false);
-		case '"':
-			return tc_scan_string(sc);
-		case 't':
-			return tc_scan_literal(sc, "true");
-		case 'f':
-			return tc_scan_literal(sc, "false");
-		case 'n':
-			return tc_scan_literal(sc, "null");
-		default:
-			if (*sc->p == '-' || isdigit((unsigned char) *sc->p))
-				return tc_scan_number(sc);
-			return tc_scan_fail(sc, gettext_noop("The body contains an unexpected character."));
-	}
-}
-
-/* Is body one strict JSON value, with nothing but white space around it? */
-static bool
-tc_json_is_strict(const char *body, size_t len, const char **error)
-{
-	TcJsonScan	sc;
-
-	sc.p = body;
-	sc.end = body + len;
-	sc.depth = 0;
-	sc.values = 0;
-	sc.containers = 0;
-	sc.error = NULL;
-	if (!tc_scan_value(&sc))
-	{
-		*error = sc.error;
-		return false;
-	}
-	tc_scan_ws(&sc);
-	if (sc.p != sc.end)
-	{
-		*error = gettext_noop("There is more text after the JSON value.");
-		return false;
-	}
-	return true;
-}
-
-/*
- * Parse JSON strictly: no comments, no single quotes, no NaN, valid UTF-8,
- * bounded depth, nothing but white space after the value.  Returns NULL and
- * sets *error on failure; never raises an ERROR, so callers can free what
- * they hold first.
- */
-static struct json_object *
-tc_parse_json(const char *body, size_t len, const char **error)
-{
-	struct json_tokener *tok;
-	struct json_object *root;
-	enum json_tokener_error jerr;
-	size_t		end;
-
-	*error = NULL;
-	if (len == 0)
-	{
-		*error = gettext_noop("The body is empty.");
-		return NULL;
-	}
-	if (len > INT_MAX)
-	{
-		*error = gettext_noop("The body is too large to parse.");
-		return NULL;
-	}
-	if (memchr(body, '\0', len) != NULL)
-	{
-		*error = gettext_noop("The body contains a NUL byte.");
-		return NULL;
-	}
-	if (!tc_json_is_strict(body, len, error))
-		return NULL;
-
-	/*
-	 * json-c's UTF-8 check lets overlong forms, encoded surrogates and code
-	 * points past U+10FFFF through; PostgreSQL's does not.
-	 */
-	if (!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
-	{
-		*error = gettext_noop("The body is not valid UTF-8.");
-		return NULL;
-	}
-
-	tok = json_tokener_new_ex(TC_JSON_MAX_DEPTH);
-	if (tok == NULL)
-	{
-		*error = gettext_noop("There was not enough memory to parse the body.");
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	root = json_tokener_parse_ex(tok, body, (int) len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-
-	if (jerr == json_tokener_continue)
-	{
-		*error = gettext_noop("The JSON text ends too early.");
-		return NULL;
-	}
-	if (jerr != json_tokener_success)
-	{
-		*error = gettext_noop("json-c refused the body.");
-		return NULL;
-	}
-	for (; end < len; end++)
-	{
-		if (!isspace((unsigned char) body[end]))
-		{
-			json_object_put(root);
-			*error = gettext_noop("There is more text after the JSON value.");
-			return NULL;
-		}
-	}
-	return root;
-}
-
-/*
  * tc_api_parse
- *		Parse a successful answer's body strictly, or raise the ERROR that
- *		says what is wrong with it.
+ *		Parse a successful answer's body strictly (json.c), or raise the
+ *		ERROR that says what is wrong with it.
  *
- * The caller owns the result and must json_object_put it on every path.
+ * The document lives in the current memory context.  It refers to
+ * req->body, or with a buffer to a copy there (see tc_json_parse).
  */
-struct json_object *
-tc_api_parse(const TcHttpRequest *req)
+TcJson *
+tc_api_parse(const TcHttpRequest *req, TcJsonBuffer *buffer)
 {
 	const char *error;
-	struct json_object *root = tc_parse_json(req->body, req->body_len, &error);
+	TcJson	   *doc = tc_json_parse(req->body, req->body_len, buffer, &error);
 
-	if (root == NULL)
+	if (doc == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid JSON in the answer to %s", req->what),
 				 errdetail("%s", _(error))));
-	return root;
+	return doc;
 }
 
 /*
@@ -626,36 +263,49 @@ tc_problem_read(const TcHttpRequest *req, char **title, char **detail,
 				int64 *status)
 {
 	const char *error;
-	struct json_object *root;
-	struct json_object *val;
-	bool		is_object;
+	TcJson	   *doc;
+	int			val;
 
 	*title = *detail = NULL;
 	*status = 0;
 	if (req->body == NULL || req->body_len == 0)
 		return false;
-	root = tc_parse_json(req->body, req->body_len, &error);
-	if (root == NULL)
+	doc = tc_json_parse(req->body, req->body_len, NULL, &error);
+	if (doc == NULL || tc_json_kind(doc, TC_JSON_ROOT) != TC_JSON_KIND_OBJECT)
 		return false;
-	is_object = json_object_is_type(root, json_type_object);
-	if (is_object)
+	val = tc_json_field(doc, TC_JSON_ROOT, "title", 5);
+	if (val >= 0 && tc_json_kind(doc, val) == TC_JSON_KIND_STRING &&
+		doc->nodes[val].len > 0)
 	{
-		if (json_object_object_get_ex(root, "title", &val) &&
-			json_object_is_type(val, json_type_string) &&
-			json_object_get_string_len(val) > 0)
-			*title = tc_excerpt(json_object_get_string(val),
-								json_object_get_string_len(val), TC_EXCERPT_LEN);
-		if (json_object_object_get_ex(root, "detail", &val) &&
-			json_object_is_type(val, json_type_string) &&
-			json_object_get_string_len(val) > 0)
-			*detail = tc_excerpt(json_object_get_string(val),
-								 json_object_get_string_len(val), 2 * TC_EXCERPT_LEN);
-		if (json_object_object_get_ex(root, "status", &val) &&
-			json_object_is_type(val, json_type_int))
-			*status = json_object_get_int64(val);
+		size_t		len;
+		char	   *text = tc_json_text(doc, val, &len);
+
+		*title = tc_excerpt(text, len, TC_EXCERPT_LEN);
 	}
-	json_object_put(root);
-	return is_object;
+	val = tc_json_field(doc, TC_JSON_ROOT, "detail", 6);
+	if (val >= 0 && tc_json_kind(doc, val) == TC_JSON_KIND_STRING &&
+		doc->nodes[val].len > 0)
+	{
+		size_t		len;
+		char	   *text = tc_json_text(doc, val, &len);
+
+		*detail = tc_excerpt(text, len, 2 * TC_EXCERPT_LEN);
+	}
+	val = tc_json_field(doc, TC_JSON_ROOT, "status", 6);
+	if (val >= 0 && tc_json_kind(doc, val) == TC_JSON_KIND_NUMBER)
+	{
+		size_t		len;
+		char	   *text = tc_json_text(doc, val, &len);
+		char	   *endp;
+		long long	n;
+
+		/* an integer status only, as in RFC 9457 */
+		errno = 0;
+		n = strtoll(text, &endp, 10);
+		if (errno == 0 && *endp == '\0')
+			*status = n;
+	}
+	return true;
 }
 
 /*

@@ -7,10 +7,8 @@
  * Owns the column-to-field mapping, the error context that names the
  * column, the table and the value when a value does not convert, and the
  * parsed list pages the executor reads items, cursors and orders from.
- * json-c trees never outlive their owner: a tree parsed here is freed on
- * every path, errors included, either by PG_FINALLY in the function that
- * parsed it or, for a page kept between calls, by a reset callback of the
- * memory context the page lives in.
+ * Parsed answers (json.c's tapes) are palloc'd: a page lives in its own
+ * memory context, a lookup's answer in the converter's, reset after each.
  *
  * Only the columns a scan needs are converted; the others stay NULL.
  *
@@ -23,15 +21,16 @@
  */
 #include "postgres.h"
 
-#include <json-c/json.h>
-
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "compat.h"
 #include "topcalls_fdw.h"
@@ -44,6 +43,13 @@
  * TC_MAX_MESSAGE_LEN (input functions add a short sentence around them).
  */
 #define TC_SHORT_VALUE_LEN		512
+
+/* A value of a parsed answer: the document, and the value's node. */
+typedef struct TcJsonRef
+{
+	const TcJson *doc;			/* NULL: none */
+	int			v;
+} TcJsonRef;
 
 /* What the error context callback needs to name the culprit. */
 typedef struct TcConvertContext
@@ -144,6 +150,109 @@ tc_rethrow_clipped(MemoryContext cxt)
 	ReThrowError(edata);
 }
 
+/* The value of the n decimal digits at p, or -1 if one is not a digit. */
+static inline int
+tc_digits_value(const char *p, int n)
+{
+	int			value = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		value = value * 10 + (p[i] - '0');
+	}
+	return value;
+}
+
+/*
+ * The instant of text in the API's own form, "YYYY-MM-DDTHH:MM:SS", then
+ * up to six digits of a second after a ".", then "Z" or "+HH:MM" or
+ * "-HH:MM"; false for any other text.  Every field is range-checked, so
+ * what this takes, timestamptz_in reads as the same instant.  It is only
+ * the common case made cheap: a page of calls has 200 created_at to read
+ * for the order check, and timestamptz_in (its general date parser) takes
+ * longer than the rest of a row.
+ */
+static bool
+tc_instant_fast(const char *text, TimestampTz *result)
+{
+	int			year,
+				mon,
+				mday,
+				hour,
+				min,
+				sec;
+	int64		usec = 0;
+	int			offset = 0;		/* seconds east of UTC */
+	const char *p = text;
+	int			digits;
+	size_t		rest;
+
+	if (strlen(text) < 20 || p[4] != '-' || p[7] != '-' || p[10] != 'T' ||
+		p[13] != ':' || p[16] != ':')
+		return false;
+	year = tc_digits_value(p, 4);
+	mon = tc_digits_value(p + 5, 2);
+	mday = tc_digits_value(p + 8, 2);
+	hour = tc_digits_value(p + 11, 2);
+	min = tc_digits_value(p + 14, 2);
+	sec = tc_digits_value(p + 17, 2);
+	if (year < 1 || mon < 1 || mon > 12 || mday < 1 ||
+		mday > day_tab[isleap(year)][mon - 1] || hour < 0 || hour > 23 ||
+		min < 0 || min > 59 || sec < 0 || sec > 59)
+		return false;
+	p += 19;
+	if (*p == '.')
+	{
+		p++;
+		for (digits = 0; digits < 6 && *p >= '0' && *p <= '9'; digits++, p++)
+			usec = usec * 10 + (*p - '0');
+		if (digits == 0 || (*p >= '0' && *p <= '9'))
+			return false;		/* none, or more than 6: rounding is
+								 * timestamptz_in's business */
+		for (; digits < 6; digits++)
+			usec *= 10;
+	}
+	rest = strlen(p);
+	if (rest == 1 && p[0] == 'Z')
+		offset = 0;
+	else if (rest == 6 && (p[0] == '+' || p[0] == '-') && p[3] == ':')
+	{
+		int			oh = tc_digits_value(p + 1, 2);
+		int			om = tc_digits_value(p + 4, 2);
+
+		if (oh < 0 || oh > 15 || om < 0 || om > 59)
+			return false;
+		offset = (oh * 60 + om) * 60 * (p[0] == '-' ? -1 : 1);
+	}
+	else
+		return false;
+
+	*result = ((((int64) (date2j(year, mon, mday) - POSTGRES_EPOCH_JDATE) * 24 +
+				 hour) * 60 + min) * 60 + sec - offset) * USECS_PER_SEC + usec;
+	return true;
+}
+
+/*
+ * tc_instant_in
+ *		The instant a timestamp text of the API names, as timestamptz_in
+ *		reads it (in the session's time zone when the text has no offset).
+ */
+TimestampTz
+tc_instant_in(const char *text)
+{
+	TimestampTz ts;
+
+	if (tc_instant_fast(text, &ts))
+		return ts;
+	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												   CStringGetDatum(text),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
+}
+
 /*
  * The value of a timestamp or date column: the instant the text names, as
  * UTC.  timestamptz_in reads the text with the session's TimeZone set to
@@ -186,6 +295,11 @@ tc_input_utc(TcColumn *col, char *text)
 static Datum
 tc_input_value(TcColumn *col, char *text)
 {
+	TimestampTz ts;
+
+	/* the instant as timestamptz_in reads it; a timestamp's is the same */
+	if (col->fast_instant && tc_instant_fast(text, &ts))
+		return TimestampTzGetDatum(ts);
 	if (col->utc_instant)
 		return tc_input_utc(col, text);
 	return InputFunctionCall(&col->infunc, text, col->ioparam, col->typmod);
@@ -215,6 +329,8 @@ tc_converter_create(Relation rel, const TcResource *resource,
 	conv->cols = palloc0(sizeof(TcColumn) * Max(conv->natts, 1));
 	conv->rowcxt = AllocSetContextCreate(cxt, "topcalls_fdw row",
 										 ALLOCSET_SMALL_SIZES);
+	conv->answercxt = AllocSetContextCreate(cxt, "topcalls_fdw answer",
+											ALLOCSET_DEFAULT_SIZES);
 	conv->values = palloc(sizeof(Datum) * Max(conv->natts, 1));
 	conv->nulls = palloc(sizeof(bool) * Max(conv->natts, 1));
 
@@ -231,6 +347,7 @@ tc_converter_create(Relation rel, const TcResource *resource,
 			continue;			/* not needed: stays NULL */
 		field = tc_effective_field(resource, RelationGetRelid(rel), att);
 		col->field = pstrdup(field);
+		col->field_len = strlen(field);
 		col->whole_object = strcmp(col->field, "*") == 0;
 		col->from_parent = col->field[0] == '^';
 		col->attname = pstrdup(NameStr(att->attname));
@@ -252,36 +369,11 @@ tc_converter_create(Relation rel, const TcResource *resource,
 			getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
 			fmgr_info_cxt(infunc, &col->infunc, cxt);
 		}
+		col->fast_instant = att->atttypmod < 0 &&
+			(att->atttypid == TIMESTAMPTZOID || att->atttypid == TIMESTAMPOID);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return conv;
-}
-
-static const char *
-tc_json_type_name(struct json_object *val)
-{
-	return json_type_to_name(json_object_get_type(val));
-}
-
-/*
- * The text a JSON value gives to an input function: a string's contents,
- * anything else as its JSON text (so json/jsonb columns take objects and
- * arrays, and numeric columns take numbers as written).
- */
-static const char *
-tc_json_value_text(struct json_object *val, size_t *len)
-{
-	const char *s;
-
-	if (json_object_is_type(val, json_type_string))
-	{
-		*len = json_object_get_string_len(val);
-		return json_object_get_string(val);
-	}
-	s = json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN |
-									   JSON_C_TO_STRING_NOSLASHESCAPE);
-	*len = strlen(s);
-	return s;
 }
 
 /*
@@ -289,41 +381,50 @@ tc_json_value_text(struct json_object *val, size_t *len)
  * parent object the row is nested in.  The detail object, when there is
  * one, has the item's fields and more; a field it lacks is looked up in the
  * list item, so that one missing from either endpoint reads from the other.
- * NULL when missing or JSON null.
+ * The doc of each is given with it.  Returns false when missing or JSON
+ * null.
  */
-static struct json_object *
-tc_row_field(const TcColumn *col, struct json_object *row,
-			 struct json_object *parent, struct json_object *parent_detail)
+static bool
+tc_row_field(const TcColumn *col, const TcJsonRef *row,
+			 const TcJsonRef *parent, const TcJsonRef *parent_detail,
+			 TcJsonRef *val)
 {
-	struct json_object *val = NULL;
-
 	if (col->from_parent)
 	{
-		const char *name = col->field + 1;
-
-		if (parent_detail != NULL &&
-			json_object_object_get_ex(parent_detail, name, &val) && val != NULL)
-			return val;
-		if (parent != NULL && json_object_object_get_ex(parent, name, &val))
-			return val;
-		return NULL;
+		if (parent_detail->doc != NULL)
+		{
+			val->doc = parent_detail->doc;
+			val->v = tc_json_field(val->doc, parent_detail->v,
+								   col->field + 1, col->field_len - 1);
+			if (val->v >= 0 && tc_json_kind(val->doc, val->v) != TC_JSON_KIND_NULL)
+				return true;
+		}
+		if (parent->doc != NULL)
+		{
+			val->doc = parent->doc;
+			val->v = tc_json_field(val->doc, parent->v,
+								   col->field + 1, col->field_len - 1);
+			return val->v >= 0 && tc_json_kind(val->doc, val->v) != TC_JSON_KIND_NULL;
+		}
+		return false;
 	}
+	*val = *row;
 	if (col->whole_object)
-		return row;
-	if (json_object_object_get_ex(row, col->field, &val))
-		return val;
-	return NULL;
+		return true;
+	val->v = tc_json_field(row->doc, row->v, col->field, col->field_len);
+	return val->v >= 0 && tc_json_kind(row->doc, val->v) != TC_JSON_KIND_NULL;
 }
 
 /*
  * One row to one tuple, allocated in the caller's memory context.  row is
- * the object a row is made of; parent and parent_detail (either may be NULL)
- * are the list item and the detail it is nested in, for "^x" fields.  The
- * input functions' garbage goes to the per-row context, reset each call.
+ * the object a row is made of; parent and parent_detail (either may have no
+ * doc) are the list item and the detail it is nested in, for "^x" fields.
+ * The input functions' garbage goes to the per-row context, reset each
+ * call.
  */
 static HeapTuple
-tc_convert_row(TcConverter *conv, struct json_object *row,
-			   struct json_object *parent, struct json_object *parent_detail,
+tc_convert_row(TcConverter *conv, const TcJsonRef *row,
+			   const TcJsonRef *parent, const TcJsonRef *parent_detail,
 			   const char *what)
 {
 	Datum	   *values = conv->values;
@@ -334,12 +435,13 @@ tc_convert_row(TcConverter *conv, struct json_object *row,
 	HeapTuple	tuple;
 	int			i;
 
-	if (!json_object_is_type(row, json_type_object))
+	if (tc_json_kind(row->doc, row->v) != TC_JSON_KIND_OBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid answer to %s", what),
 				 errdetail("Expected a JSON object for a row of foreign table \"%s\", got %s.",
-						   conv->relname, tc_json_type_name(row))));
+						   conv->relname,
+						   tc_json_kind_name(tc_json_kind(row->doc, row->v)))));
 
 	MemoryContextReset(conv->rowcxt);
 	oldcxt = MemoryContextSwitchTo(conv->rowcxt);
@@ -355,8 +457,8 @@ tc_convert_row(TcConverter *conv, struct json_object *row,
 	for (i = 0; i < conv->natts; i++)
 	{
 		TcColumn   *col = &conv->cols[i];
-		struct json_object *val;
-		const char *text;
+		TcJsonRef	val;
+		char	   *text;
 		size_t		len;
 		char	   *server_text;
 
@@ -365,18 +467,18 @@ tc_convert_row(TcConverter *conv, struct json_object *row,
 		if (col->field == NULL)
 			continue;			/* dropped, or not needed */
 
-		val = tc_row_field(col, row, parent, parent_detail);
-		if (val == NULL)
+		if (!tc_row_field(col, row, parent, parent_detail, &val))
 			continue;			/* missing or JSON null: SQL NULL */
 
 		ctx.attidx = i;
 		ctx.value = NULL;
-		text = tc_json_value_text(val, &len);
+		text = tc_json_text(val.doc, val.v, &len);
 
 		/*
-		 * The API speaks UTF-8 (json-c has validated it); the input function
+		 * The API speaks UTF-8 (json.c has checked it); the input function
 		 * expects the database encoding.  A character the database cannot
-		 * hold is an error here, with this column named in the context.
+		 * hold, or a NUL from "\u0000", is an error here, with this column
+		 * named in the context.
 		 */
 		server_text = pg_any_to_server(text, (int) len, PG_UTF8);
 		ctx.value = server_text;
@@ -427,10 +529,11 @@ tc_tuplebuf_add(TcTupleBuf *buf, HeapTuple tuple)
  * nested (a call's transcript turns).  Tuples go to buf's context.
  */
 static void
-tc_convert_item(TcConverter *conv, struct json_object *item,
-				struct json_object *detail, const char *what, TcTupleBuf *buf)
+tc_convert_item(TcConverter *conv, const TcJsonRef *item,
+				const TcJsonRef *detail, const char *what, TcTupleBuf *buf)
 {
 	const char *rows_field = conv->resource->rows_field;
+	const TcJsonRef *source = detail->doc ? detail : item;
 	MemoryContext oldcxt;
 
 	if (rows_field == NULL)
@@ -438,41 +541,46 @@ tc_convert_item(TcConverter *conv, struct json_object *item,
 		HeapTuple	tuple;
 
 		oldcxt = MemoryContextSwitchTo(buf->cxt);
-		tuple = tc_convert_row(conv, detail ? detail : item, item, detail, what);
+		tuple = tc_convert_row(conv, source, item, detail, what);
 		MemoryContextSwitchTo(oldcxt);
 		tc_tuplebuf_add(buf, tuple);
 	}
 	else
 	{
-		struct json_object *source = detail ? detail : item;
-		struct json_object *rows = NULL;
-		size_t		n;
-		size_t		i;
+		TcJsonRef	row;
+		int			rows;
+		uint32		n;
+		uint32		i;
 
-		if (!json_object_is_type(source, json_type_object))
+		if (tc_json_kind(source->doc, source->v) != TC_JSON_KIND_OBJECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid answer to %s", what),
 					 errdetail("Expected a JSON object for an item of foreign table \"%s\", got %s.",
-							   conv->relname, tc_json_type_name(source))));
-		if (!json_object_object_get_ex(source, rows_field, &rows) || rows == NULL)
+							   conv->relname,
+							   tc_json_kind_name(tc_json_kind(source->doc, source->v)))));
+		rows = tc_json_field(source->doc, source->v, rows_field, strlen(rows_field));
+		if (rows < 0 || tc_json_kind(source->doc, rows) == TC_JSON_KIND_NULL)
 			return;				/* no turns: no rows */
-		if (!json_object_is_type(rows, json_type_array))
+		if (tc_json_kind(source->doc, rows) != TC_JSON_KIND_ARRAY)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid answer to %s", what),
 					 errdetail("Expected \"%s\" to be an array for foreign table \"%s\", got %s.",
-							   rows_field, conv->relname, tc_json_type_name(rows))));
-		n = json_object_array_length(rows);
+							   rows_field, conv->relname,
+							   tc_json_kind_name(tc_json_kind(source->doc, rows)))));
+		n = source->doc->nodes[rows].count;
+		row.doc = source->doc;
+		row.v = rows + 1;
 		for (i = 0; i < n; i++)
 		{
 			HeapTuple	tuple;
 
 			oldcxt = MemoryContextSwitchTo(buf->cxt);
-			tuple = tc_convert_row(conv, json_object_array_get_idx(rows, i),
-								   item, detail, what);
+			tuple = tc_convert_row(conv, &row, item, detail, what);
 			MemoryContextSwitchTo(oldcxt);
 			tc_tuplebuf_add(buf, tuple);
+			row.v = source->doc->nodes[row.v].after;
 		}
 	}
 }
@@ -485,91 +593,66 @@ tc_convert_item(TcConverter *conv, struct json_object *item,
 void
 tc_convert_answer(TcConverter *conv, const TcHttpRequest *req, TcTupleBuf *buf)
 {
-	struct json_object *volatile root = NULL;
+	MemoryContext oldcxt = MemoryContextSwitchTo(conv->answercxt);
+	TcJsonRef	item;
+	TcJsonRef	none = {NULL, -1};
 
-	PG_TRY();
-	{
-		root = tc_api_parse(req);
-		tc_convert_item(conv, root, NULL, req->what, buf);
-	}
-	PG_FINALLY();
-	{
-		if (root)
-			json_object_put(root);
-	}
-	PG_END_TRY();
+	item.doc = tc_api_parse(req, NULL);
+	item.v = TC_JSON_ROOT;
+	MemoryContextSwitchTo(oldcxt);
+	tc_convert_item(conv, &item, &none, req->what, buf);
+	MemoryContextReset(conv->answercxt);
 }
 
 /*
- * A list page, parsed and kept until its items are converted.  The json-c
- * trees (the page's and its items' details) belong to the memory context
- * the page was parsed in: a reset callback frees them with it, on every
- * path.
+ * A list page, parsed and kept until its items are converted: its
+ * document (whose text and tape are in the caller's buffer), and its
+ * items' details, in the memory context the page was parsed in.
  */
 struct TcParsedPage
 {
-	struct json_object *root;
-	struct json_object *items;	/* borrowed from root: the array of items */
+	TcJson	   *doc;
+	int		   *items;			/* the nodes of the items, in order */
 	int			nitems;
 	char	   *next_cursor;	/* NULL on the last page */
 	char	   *what;			/* the request, for messages */
 	bool	   *skip;			/* items not to convert */
-	struct json_object **details;	/* owned; NULL until fetched */
+	TcJson	  **details;		/* each item's detail; NULL until fetched */
 	int			next;			/* first item not converted yet */
-	MemoryContextCallback freeing;
 };
-
-static void
-tc_page_free_trees(void *arg)
-{
-	TcParsedPage *page = (TcParsedPage *) arg;
-	int			i;
-
-	if (page->details != NULL)
-	{
-		for (i = 0; i < page->nitems; i++)
-		{
-			if (page->details[i] != NULL)
-				json_object_put(page->details[i]);
-			page->details[i] = NULL;
-		}
-	}
-	if (page->root != NULL)
-		json_object_put(page->root);
-	page->root = NULL;
-	page->items = NULL;
-}
 
 /*
  * tc_page_parse
- *		A list answer, parsed strictly and checked for shape, kept in cxt.
+ *		A list answer, parsed strictly and checked for shape, kept in cxt,
+ *		its text and tape in buffer (the request's body goes when its
+ *		callback returns; the page stays until converted).  The buffer must
+ *		not be used again while the page is.
  *
  * The shape is the resource's: {"data": [...], "next_cursor": string or
  * null or absent}, or also a bare array of items (which has no next page).
  */
 TcParsedPage *
-tc_page_parse(TcConverter *conv, const TcHttpRequest *req, MemoryContext cxt)
+tc_page_parse(TcConverter *conv, const TcHttpRequest *req, MemoryContext cxt,
+			  TcJsonBuffer *buffer)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	TcParsedPage *page = palloc0(sizeof(TcParsedPage));
-	struct json_object *root;
-	struct json_object *data = NULL;
-	struct json_object *cursor = NULL;
+	TcJson	   *doc;
+	TcJsonKind	root_kind;
+	int			data = -1;
+	int			cursor;
 
 	page->what = pstrdup(req->what);
-	root = tc_api_parse(req);
-	/* from here on the tree goes with cxt */
-	page->root = root;
-	page->freeing.func = tc_page_free_trees;
-	page->freeing.arg = page;
-	MemoryContextRegisterResetCallback(cxt, &page->freeing);
+	doc = tc_api_parse(req, buffer);
+	page->doc = doc;
+	root_kind = tc_json_kind(doc, TC_JSON_ROOT);
 
-	if (json_object_is_type(root, json_type_array) &&
+	if (root_kind == TC_JSON_KIND_ARRAY &&
 		conv->resource->list_shape == TC_LIST_ENVELOPE_OR_ARRAY)
-		data = root;
-	else if (!json_object_is_type(root, json_type_object) ||
-			 !json_object_object_get_ex(root, "data", &data) ||
-			 !json_object_is_type(data, json_type_array))
+		data = TC_JSON_ROOT;
+	else if (root_kind != TC_JSON_KIND_OBJECT ||
+			 (data = tc_json_field(doc, TC_JSON_ROOT, "data", 4)) < 0 ||
+			 tc_json_kind(doc, data) != TC_JSON_KIND_ARRAY)
 	{
 		if (conv->resource->list_shape == TC_LIST_ENVELOPE_OR_ARRAY)
 			ereport(ERROR,
@@ -582,31 +665,51 @@ tc_page_parse(TcConverter *conv, const TcHttpRequest *req, MemoryContext cxt)
 				 errdetail("Expected an object with a \"data\" array.")));
 	}
 
-	if (data != root &&
-		json_object_object_get_ex(root, "next_cursor", &cursor) && cursor != NULL)
+	if (data != TC_JSON_ROOT &&
+		(cursor = tc_json_field(doc, TC_JSON_ROOT, "next_cursor", 11)) >= 0 &&
+		tc_json_kind(doc, cursor) != TC_JSON_KIND_NULL)
 	{
-		if (json_object_is_type(cursor, json_type_string) &&
-			json_object_get_string_len(cursor) > TC_CURSOR_MAX_LEN)
+		bool		is_string = tc_json_kind(doc, cursor) == TC_JSON_KIND_STRING;
+		size_t		len = is_string ? tc_json_string_len(doc, cursor) : 0;
+
+		if (len > TC_CURSOR_MAX_LEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid answer to %s", req->what),
 					 errdetail("Its \"next_cursor\" is longer than %d bytes.",
 							   TC_CURSOR_MAX_LEN)));
-		if (!json_object_is_type(cursor, json_type_string) ||
-			json_object_get_string_len(cursor) == 0)
+		if (!is_string || len == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid answer to %s", req->what),
 					 errdetail("\"next_cursor\" must be a non-empty string or null, got %s.",
-							   tc_json_type_name(cursor))));
-		page->next_cursor = pstrdup(json_object_get_string(cursor));
+							   tc_json_kind_name(tc_json_kind(doc, cursor)))));
+		page->next_cursor = tc_json_text(doc, cursor, &len);
 	}
 
-	page->items = data;
-	page->nitems = (int) json_object_array_length(data);
+	page->items = tc_json_elements(doc, data, &page->nitems);
 	page->skip = palloc0(sizeof(bool) * Max(page->nitems, 1));
 	MemoryContextSwitchTo(oldcxt);
 	return page;
+}
+
+/*
+ * tc_page_peek_next_cursor
+ *		A guess at the next_cursor of a list answer, before it is parsed
+ *		(see tc_json_peek_last_string), palloc'd; NULL when none is to be
+ *		had.  tc_page_parse's cursor is the real one.
+ */
+char *
+tc_page_peek_next_cursor(const TcHttpRequest *req)
+{
+	char		cursor[TC_CURSOR_MAX_LEN + 1];
+
+	if (req->body == NULL ||
+		!tc_json_peek_last_string(req->body, req->body_len, "next_cursor",
+								  cursor, sizeof(cursor)) ||
+		cursor[0] == '\0')
+		return NULL;
+	return pstrdup(cursor);
 }
 
 /*
@@ -626,23 +729,78 @@ tc_page_next_cursor(const TcParsedPage *page)
 	return page->next_cursor;
 }
 
-/*
- * tc_page_item_string
- *		The string value of field of item i, or NULL when the item is not an
- *		object or the field is missing, null or not a string.  Valid as long
- *		as the page.
- */
-const char *
-tc_page_item_string(const TcParsedPage *page, int i, const char *field)
+/* Item i's field, if it is a string that fits in size bytes, into buf. */
+static bool
+tc_page_item_short_string(const TcParsedPage *page, int i, const char *field,
+						  char *buf, size_t size)
 {
-	struct json_object *item = json_object_array_get_idx(page->items, i);
-	struct json_object *val;
+	const TcJson *doc = page->doc;
+	int			val = tc_json_field(doc, page->items[i], field, strlen(field));
+	const TcJsonNode *node;
 
-	if (item == NULL || !json_object_is_type(item, json_type_object) ||
-		!json_object_object_get_ex(item, field, &val) ||
-		!json_object_is_type(val, json_type_string))
-		return NULL;
-	return json_object_get_string(val);
+	if (val < 0 || tc_json_kind(doc, val) != TC_JSON_KIND_STRING)
+		return false;
+	node = &doc->nodes[val];
+	if (node->escaped)
+	{
+		size_t		len;
+		char	   *text = tc_json_text(doc, val, &len);
+		bool		fits = len < size && strlen(text) == len;
+
+		if (fits)
+			memcpy(buf, text, len + 1);
+		pfree(text);
+		return fits;
+	}
+	if (node->len >= size)
+		return false;
+	memcpy(buf, doc->text + node->start, node->len);
+	buf[node->len] = '\0';
+	return true;
+}
+
+/*
+ * tc_page_item_id
+ *		Item i's "id", normalized into out (TC_ID_BUFSIZE bytes); false when
+ *		the item has none that is a UUID.
+ */
+bool
+tc_page_item_id(const TcParsedPage *page, int i, char *out)
+{
+	char		buf[TC_ID_BUFSIZE];
+
+	return tc_page_item_short_string(page, i, "id", buf, sizeof(buf)) &&
+		tc_api_normalize_id(buf, out);
+}
+
+/*
+ * tc_page_item_instant
+ *		Item i's field as an instant (see tc_instant_in); false when the
+ *		item has no such string.  Text that is no timestamp is
+ *		timestamptz_in's ERROR.
+ */
+bool
+tc_page_item_instant(const TcParsedPage *page, int i, const char *field,
+					 TimestampTz *ts)
+{
+	char		buf[TC_INSTANT_TEXT_MAX];
+	int			val;
+	size_t		len;
+	char	   *text;
+
+	if (tc_page_item_short_string(page, i, field, buf, sizeof(buf)))
+	{
+		*ts = tc_instant_in(buf);
+		return true;
+	}
+	/* long, or holding a NUL: timestamptz_in says what is wrong */
+	val = tc_json_field(page->doc, page->items[i], field, strlen(field));
+	if (val < 0 || tc_json_kind(page->doc, val) != TC_JSON_KIND_STRING)
+		return false;
+	text = tc_json_text(page->doc, val, &len);
+	*ts = tc_instant_in(text);
+	pfree(text);
+	return true;
 }
 
 /*
@@ -671,14 +829,20 @@ void
 tc_page_set_detail(TcParsedPage *page, int i, const TcHttpRequest *req,
 				   bool found)
 {
-	MemoryContext cxt = GetMemoryChunkContext(page);
+	MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(page));
 
 	if (page->details == NULL)
-		page->details = MemoryContextAllocZero(cxt, sizeof(struct json_object *) *
-											   Max(page->nitems, 1));
-	if (!found)
-		return;
-	page->details[i] = tc_api_parse(req);
+		page->details = palloc0(sizeof(TcJson *) * Max(page->nitems, 1));
+	if (found)
+	{
+		/* a buffer of its own: a copy of the body, in the page's context */
+		TcJsonBuffer buffer;
+
+		memset(&buffer, 0, sizeof(buffer));
+		buffer.cxt = CurrentMemoryContext;
+		page->details[i] = tc_api_parse(req, &buffer);
+	}
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -695,12 +859,14 @@ tc_page_convert(TcConverter *conv, TcParsedPage *page, int max_items,
 	while (page->next < page->nitems && done < max_items)
 	{
 		int			i = page->next++;
+		TcJsonRef	item = {page->doc, page->items[i]};
+		TcJsonRef	detail = {NULL, TC_JSON_ROOT};
 
 		if (page->skip[i])
 			continue;
-		tc_convert_item(conv, json_object_array_get_idx(page->items, i),
-						page->details ? page->details[i] : NULL,
-						page->what, buf);
+		if (page->details != NULL && page->details[i] != NULL)
+			detail.doc = page->details[i];
+		tc_convert_item(conv, &item, &detail, page->what, buf);
 		done++;
 	}
 	return page->next >= page->nitems;

@@ -141,6 +141,7 @@ typedef struct TcSlot
 typedef struct TcRun
 {
 	dlist_node	node;			/* in tc_runs */
+	uint64		serial;			/* its handle (see tc_http_start) */
 	MemoryContext runcxt;		/* holds this struct and its arrays */
 	MemoryContext bodycxt;		/* the caller's context: bodies and messages */
 	int			nestlevel;		/* transaction nest level at the start */
@@ -201,6 +202,9 @@ typedef struct TcRun
 
 static bool tc_callbacks_registered = false;
 
+/* The last run's serial: handles are never reused. */
+static uint64 tc_run_serial = 0;
+
 /* Runs in progress, innermost last. */
 static dlist_head tc_runs = DLIST_STATIC_INIT(tc_runs);
 
@@ -215,6 +219,7 @@ static TcRun *tc_run_create(TcHttpRequest *reqs, int nreqs,
 static void tc_run_prepare(TcRun *run, const TcOptions *opts);
 static void tc_run_destroy(TcRun *run, bool on_error);
 static void tc_run_drive(TcRun *run);
+static void tc_run_send(TcRun *run);
 static long tc_start_attempts(TcRun *run, TimestampTz now);
 static void tc_take_turn(TcRun *run, int reqno, TimestampTz now,
 						 long *wait_ms);
@@ -254,10 +259,6 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 			TcHttpStats *stats, TcHttpDoneFn done, TcHttpWorkFn work,
 			void *arg)
 {
-	TcRun	   *volatile run = NULL;
-	instr_time	start;
-	instr_time	duration;
-
 	if (nreqs <= 0)
 	{
 		/* nothing to wait for: just the work */
@@ -265,9 +266,31 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 			CHECK_FOR_INTERRUPTS();
 		return;
 	}
+	tc_http_finish(tc_http_start(reqs, nreqs, opts, stats, done, arg, false),
+				   work);
+}
 
-	INSTR_TIME_SET_CURRENT(start);
+/*
+ * tc_http_start
+ *		Set up the nreqs GETs (nreqs > 0) and, if send_now, send what may be
+ *		sent at once; return without waiting for any answer.
+ *
+ * The answers are waited for, and done called, by tc_http_finish; or the
+ * requests are dropped by tc_http_abandon.  Meanwhile the requests, the
+ * options, the statistics and the memory context current at the call (the
+ * bodies') must stay, and the caller may do other things: the transfers go
+ * on in the kernel.  That is how a list asks for its next page before the
+ * executor takes the rows of the page before.  The handle identifies the
+ * run without pointing into it, so that a run already destroyed (by the
+ * abort callback, after an ERROR) is recognized as gone.
+ */
+uint64
+tc_http_start(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
+			  TcHttpStats *stats, TcHttpDoneFn done, void *arg, bool send_now)
+{
+	TcRun	   *volatile run = NULL;
 
+	Assert(nreqs > 0);
 	if (!tc_callbacks_registered)
 	{
 		RegisterXactCallback(tc_xact_callback, NULL);
@@ -279,9 +302,64 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 	PG_TRY();
 	{
 		run = tc_run_create(reqs, nreqs, opts, stats, done, arg);
+		tc_run_prepare(run, opts);
+		if (send_now)
+			tc_run_send(run);
+	}
+	PG_CATCH();
+	{
+		if (run != NULL)
+		{
+			tc_cache_unclaim_all(run);
+			tc_run_destroy(run, true);
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return run->serial;
+}
+
+/* The run of a handle of tc_http_start's, or NULL once it is gone. */
+static TcRun *
+tc_run_find(uint64 handle)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &tc_runs)
+	{
+		TcRun	   *run = dlist_container(TcRun, node, iter.cur);
+
+		if (run->serial == handle)
+			return run;
+	}
+	return NULL;
+}
+
+/*
+ * tc_http_finish
+ *		Wait for the answers of the run tc_http_start began, calling "done"
+ *		for each, and doing the caller's work meanwhile; then release the
+ *		run.  A run already gone (see tc_http_start) is an internal error.
+ */
+void
+tc_http_finish(uint64 handle, TcHttpWorkFn work)
+{
+	TcRun	   *volatile run = tc_run_find(handle);
+	const TcOptions *opts;
+	TcHttpStats *stats;
+	instr_time	start;
+	instr_time	duration;
+
+	if (run == NULL)
+		elog(ERROR, "topcalls_fdw: HTTP requests finished twice");
+	opts = run->opts;
+	stats = run->stats;
+	INSTR_TIME_SET_CURRENT(start);
+
+	PG_TRY();
+	{
 		run->work = work;
 		run->work_pending = work != NULL;
-		tc_run_prepare(run, opts);
 		tc_run_drive(run);
 	}
 	PG_CATCH();
@@ -292,11 +370,8 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 		 * claims on the cache go first, so that other backends waiting for
 		 * those answers fetch them themselves at once.
 		 */
-		if (run != NULL)
-		{
-			tc_cache_unclaim_all(run);
-			tc_run_destroy(run, true);
-		}
+		tc_cache_unclaim_all(run);
+		tc_run_destroy(run, true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -305,17 +380,59 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 	tc_cache_unclaim_all(run);
 
 	/* Normal end, or the caller asked to stop: abandon what is left. */
-	{
-		int			max_idle = opts->max_idle_connections;
-
-		tc_run_destroy(run, false);
-		if (dlist_is_empty(&tc_runs))
-			tc_conn_trim_idle(max_idle);
-	}
+	tc_run_destroy(run, false);
+	if (dlist_is_empty(&tc_runs))
+		tc_conn_trim_idle(opts->max_idle_connections);
 
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
 	stats->wait_ms += INSTR_TIME_GET_MILLISEC(duration);
+}
+
+/*
+ * tc_http_abandon
+ *		Drop the requests of a run tc_http_start began, answered or not,
+ *		without calling "done".  Nothing happens if it is gone already.
+ *
+ * bodies_gone: the memory context of the bodies has been freed (the
+ * caller's memory is being reset); the partial bodies are not touched then.
+ * Never raises an ERROR.
+ */
+void
+tc_http_abandon(uint64 handle, bool bodies_gone)
+{
+	TcRun	   *run = tc_run_find(handle);
+
+	if (run == NULL)
+		return;
+	tc_cache_unclaim_all(run);
+	tc_run_destroy(run, bodies_gone);
+}
+
+/*
+ * Send what can go at once: the requests that have a slot and a turn.
+ * Lookups the cache answers must be handed over before anything is sent
+ * (tc_run_drive), so a run that has any is left to tc_run_drive.
+ */
+static void
+tc_run_send(TcRun *run)
+{
+	int			running;
+	CURLMcode	mc;
+	int			i;
+
+	for (i = 0; i < run->nreqs; i++)
+	{
+		if (run->reqs[i].from_cache || run->cache_state[i] != 0)
+			return;
+	}
+	(void) tc_start_attempts(run, GetCurrentTimestamp());
+	if (run->nactive > 0)
+	{
+		mc = tc_conn_perform(&running);
+		if (mc != CURLM_OK)
+			tc_multi_failed("curl_multi_perform", mc);
+	}
 }
 
 /*
@@ -391,6 +508,7 @@ tc_run_create(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 								   ALLOCSET_SMALL_SIZES);
 	run = MemoryContextAllocZero(runcxt, sizeof(TcRun));
 	run->runcxt = runcxt;
+	run->serial = ++tc_run_serial;
 	run->bodycxt = CurrentMemoryContext;
 	run->nestlevel = GetCurrentTransactionNestLevel();
 	run->reqs = reqs;
@@ -1556,8 +1674,9 @@ tc_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 /*
- * Safety net: if an error got past tc_http_run's PG_CATCH (which should not
- * happen), release what the aborted (sub)transaction's runs still hold.
+ * Safety net: if an error got past tc_http_finish's PG_CATCH (which should
+ * not happen), or a run started ahead was never finished nor abandoned,
+ * release what the (sub)transaction's runs still hold.
  */
 static void
 tc_xact_callback(XactEvent event, void *arg)
@@ -1571,6 +1690,15 @@ tc_xact_callback(XactEvent event, void *arg)
 	if (proc_exit_inprogress)
 		return;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		tc_abort_runs(0);
+
+	/*
+	 * No run outlives its transaction: one started ahead (tc_http_start)
+	 * whose scan ended without ending it would otherwise hold its handles,
+	 * its turns and its cache claims.  Its bodies' memory may be gone.
+	 */
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
 		tc_abort_runs(0);
 }
 

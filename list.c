@@ -64,8 +64,11 @@
 /* Pages in a row without a row, each naming a next page, before giving up. */
 #define TC_MAX_EMPTY_PAGES		100
 
-/* Items converted per slice of work while requests travel. */
-#define TC_CONVERT_SLICE		16
+/*
+ * Items converted per slice of work while requests travel: between slices,
+ * http.c looks at the transfers (a curl_multi_perform, a few system calls).
+ */
+#define TC_CONVERT_SLICE		50
 
 /* How often a list another backend is reading looks at the cache again. */
 #define TC_CACHE_POLL_MS		10
@@ -83,6 +86,8 @@ typedef struct TcList
 	MemoryContext current_cxt;
 	TcParsedPage *next;			/* arrived this round, converted next */
 	MemoryContext next_cxt;
+	TcJsonBuffer buffers[2];	/* text and tape of the pages, in turn */
+	int			next_buffer;	/* the one the next page uses */
 
 	/* the cursor checks, of this pass */
 	HTAB	   *seen;			/* fingerprints of the cursors given */
@@ -142,12 +147,25 @@ struct TcListSet
 	/* the round in progress */
 	TcRoundReq *round;
 
+	/*
+	 * The next round's requests, sent ahead: on a guess at the cursor as
+	 * the page before arrives (tc_list_guess_ahead), or once it has been
+	 * parsed (tc_listset_ask_ahead).
+	 */
+	uint64		ahead;			/* tc_http_start's handle; 0: none */
+	TcRoundReq *ahead_round;
+	char	   *ahead_cursor;	/* the guessed cursor; NULL: not a guess */
+	MemoryContext aheadcxt[2];	/* their requests and answers, in turn */
+	int			ahead_turn;
+	MemoryContextCallback memory_gone;
+
 	/* counters for EXPLAIN ANALYZE */
 	int64		pages;
 	int64		details_fetched;
 };
 
 static void tc_list_check_cursor(TcList *list, const char *what);
+static bool tc_list_cursor_seen(TcList *list, const char *cursor);
 static bool tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
 							const char *what);
 static void tc_list_take_page(TcListSet *set, TcList *list,
@@ -155,6 +173,10 @@ static void tc_list_take_page(TcListSet *set, TcList *list,
 static void tc_list_cache_begin(TcListSet *set, TcList *list, const char *url);
 static void tc_list_replay_page(TcListSet *set, TcList *list,
 								TcHttpRequest *req);
+static void tc_listset_drop_ahead(TcListSet *set, bool memory_gone);
+static void tc_list_guess_ahead(TcListSet *set, TcList *list,
+								const TcHttpRequest *req);
+static void tc_listset_memory_gone(void *arg);
 
 /*
  * tc_listset_create
@@ -183,6 +205,13 @@ tc_listset_create(const TcOptions *opts, TcConverter *conv, int page_limit,
 										ALLOCSET_DEFAULT_SIZES);
 	set->roundcxt = AllocSetContextCreate(cxt, "topcalls_fdw list round",
 										  ALLOCSET_DEFAULT_SIZES);
+	set->aheadcxt[0] = AllocSetContextCreate(cxt, "topcalls_fdw list pages ahead",
+											 ALLOCSET_DEFAULT_SIZES);
+	set->aheadcxt[1] = AllocSetContextCreate(cxt, "topcalls_fdw list pages ahead",
+											 ALLOCSET_DEFAULT_SIZES);
+	set->memory_gone.func = tc_listset_memory_gone;
+	set->memory_gone.arg = set;
+	MemoryContextRegisterResetCallback(cxt, &set->memory_gone);
 	set->out.cxt = set->outcxt;
 	return set;
 }
@@ -197,6 +226,9 @@ tc_list_reset(TcListSet *set, TcList *list)
 	if (list->collected != NULL)
 		tc_cache_unclaim(set->opts, TC_CACHE_LIST, list->cache_url);
 	MemoryContextReset(list->cxt);
+	memset(list->buffers, 0, sizeof(list->buffers));
+	list->buffers[0].cxt = list->buffers[1].cxt = list->cxt;
+	list->next_buffer = 0;
 	list->current = list->next = NULL;
 	list->current_cxt = list->next_cxt = NULL;
 	list->started = false;
@@ -275,6 +307,7 @@ tc_listset_restart(TcListSet *set)
 {
 	int			i;
 
+	tc_listset_drop_ahead(set, false);
 	for (i = 0; i < set->nlists; i++)
 		tc_list_reset(set, set->lists[i]);
 	MemoryContextReset(set->outcxt);
@@ -341,9 +374,15 @@ tc_list_take_page(TcListSet *set, TcList *list, TcHttpRequest *req)
 	bool		ended;
 
 	(void) tc_api_check_answer(req, false, set->opts);
+	tc_list_guess_ahead(set, list, req);
 	cxt = AllocSetContextCreate(list->cxt, "topcalls_fdw list page",
 								ALLOCSET_DEFAULT_SIZES);
-	page = tc_page_parse(set->conv, req, cxt);
+	/*
+	 * The page before is being converted, the one before that is gone:
+	 * two buffers in turn suffice.
+	 */
+	page = tc_page_parse(set->conv, req, cxt, &list->buffers[list->next_buffer]);
+	list->next_buffer = 1 - list->next_buffer;
 	set->pages++;
 	set->rows_read += tc_page_nitems(page);
 	list->next = page;
@@ -486,27 +525,19 @@ tc_listset_work(void *arg)
 }
 
 /*
- * One round: ask for the next page of every list that has one and for the
- * details of the current pages' rows; convert the current pages meanwhile
- * (after the details, when there are details).  Afterwards the pages that
- * arrived become current.  Sets set->done when no list has anything left.
+ * The requests of a round, built in the current memory context: the next
+ * page of every list that has one and, with details, the details of the
+ * current pages' rows.  A list's first page may be replayed from the cache
+ * here instead.  Sets set->round; returns the number of requests.
  */
-static void
-tc_listset_round(TcListSet *set)
+static int
+tc_listset_requests(TcListSet *set, TcHttpRequest **reqs_out)
 {
-	MemoryContext oldcxt;
 	TcHttpRequest *reqs;
 	int			nreqs = 0;
 	int			cap = 0;
 	int			i;
 	int			j;
-
-	MemoryContextReset(set->outcxt);
-	memset(&set->out, 0, sizeof(set->out));
-	set->out.cxt = set->outcxt;
-	set->out_pos = 0;
-	MemoryContextReset(set->roundcxt);
-	oldcxt = MemoryContextSwitchTo(set->roundcxt);
 
 	for (i = 0; i < set->nlists; i++)
 	{
@@ -551,13 +582,11 @@ tc_listset_round(TcListSet *set)
 		{
 			for (j = 0; j < tc_page_nitems(list->current); j++)
 			{
-				const char *id;
 				char		normalized[TC_ID_BUFSIZE];
 
 				if (tc_page_skipped(list->current, j))
 					continue;
-				id = tc_page_item_string(list->current, j, "id");
-				if (id == NULL || !tc_api_normalize_id(id, normalized))
+				if (!tc_page_item_id(list->current, j, normalized))
 					continue;	/* no detail to fetch: the list's fields */
 				tc_api_lookup_request(set->opts, normalized, &reqs[nreqs]);
 				reqs[nreqs].index = nreqs;
@@ -567,15 +596,180 @@ tc_listset_round(TcListSet *set)
 			}
 		}
 	}
-	MemoryContextSwitchTo(oldcxt);
-
 	if (nreqs > 0)
 		tc_require_api_key(set->opts);
-	tc_http_run(reqs, nreqs, set->opts, set->stats, tc_listset_done,
-				set->details ? NULL : tc_listset_work, set);
-	if (set->details)
-		while (tc_listset_work(set))
-			CHECK_FOR_INTERRUPTS();
+	*reqs_out = reqs;
+	return nreqs;
+}
+
+/*
+ * May the next round's requests be sent now, before the executor takes the
+ * rows of this one?  Only next pages qualify: every list still to read has
+ * been started (its first page may need the cache), none is replayed, no
+ * LIMIT has all it takes, and no details are fetched (they are asked for
+ * with the page they complete).
+ */
+static bool
+tc_listset_may_ask_ahead(TcListSet *set)
+{
+	bool		any = false;
+	int			i;
+
+	if (set->details || set->done ||
+		(set->row_limit > 0 && set->rows_read >= set->row_limit))
+		return false;
+	for (i = 0; i < set->nlists; i++)
+	{
+		TcList	   *list = set->lists[i];
+
+		if (list->finished)
+			continue;
+		if (!list->started || list->replay != NULL)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * The memory context for the next requests sent ahead, emptied.  Two serve
+ * in turn: the requests a round finishes may send the next ones (a guess)
+ * from their own callback.
+ */
+static MemoryContext
+tc_listset_ahead_context(TcListSet *set)
+{
+	MemoryContext cxt = set->aheadcxt[set->ahead_turn];
+
+	set->ahead_turn = 1 - set->ahead_turn;
+	MemoryContextReset(cxt);
+	return cxt;
+}
+
+/*
+ * Send the next round's page requests now (tc_http_start), in a memory
+ * context of their own that holds them and their answers until the next
+ * round finishes them: the API prepares page k+1 while the executor takes
+ * the rows of page k-1 and the next round converts page k.
+ */
+static void
+tc_listset_ask_ahead(TcListSet *set)
+{
+	MemoryContext oldcxt;
+	TcHttpRequest *reqs;
+	int			nreqs;
+
+	oldcxt = MemoryContextSwitchTo(tc_listset_ahead_context(set));
+	nreqs = tc_listset_requests(set, &reqs);
+	if (nreqs > 0)
+	{
+		set->ahead_round = set->round;
+		set->ahead_cursor = NULL;
+		set->ahead = tc_http_start(reqs, nreqs, set->opts, set->stats,
+								   tc_listset_done, set, true);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * A page of the set's only list has arrived: ask for the next one at once,
+ * on a guess at its cursor read off the end of the body, rather than after
+ * the page has been parsed and checked.  The round confirms the guess with
+ * the parsed cursor, or drops the request (tc_listset_round): a wrong guess
+ * costs one request, never a wrong row.  Not done where the page may well
+ * be the last one read (a lower time bound, a LIMIT), for details (asked
+ * for with the page they complete), or for pages the cache replays.
+ */
+static void
+tc_list_guess_ahead(TcListSet *set, TcList *list, const TcHttpRequest *req)
+{
+	MemoryContext oldcxt;
+	TcHttpRequest *reqs;
+	char	   *cursor;
+
+	if (set->nlists != 1 || set->details || set->row_limit > 0 ||
+		list->spec.has_lo || list->replay != NULL || req->from_cache ||
+		set->ahead != 0)
+		return;
+	oldcxt = MemoryContextSwitchTo(tc_listset_ahead_context(set));
+	cursor = tc_page_peek_next_cursor(req);
+	/* a cursor given before is the cycle the page's check will report */
+	if (cursor != NULL && !tc_list_cursor_seen(list, cursor))
+	{
+		reqs = palloc0(sizeof(TcHttpRequest));
+		tc_api_list_request(set->opts, set->page_limit, list->spec.filters,
+							cursor, &reqs[0]);
+		set->ahead_round = palloc0(sizeof(TcRoundReq));
+		set->ahead_round[0].list = list;
+		set->ahead_round[0].item = -1;
+		set->ahead_cursor = cursor;
+		set->ahead = tc_http_start(reqs, 1, set->opts, set->stats,
+								   tc_listset_done, set, true);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Drop the requests sent ahead, if any (see tc_listset_end). */
+static void
+tc_listset_drop_ahead(TcListSet *set, bool memory_gone)
+{
+	uint64		handle = set->ahead;
+
+	set->ahead = 0;
+	if (handle != 0)
+		tc_http_abandon(handle, memory_gone);
+}
+
+/* Reset callback of the set's memory: the requests ahead go with it. */
+static void
+tc_listset_memory_gone(void *arg)
+{
+	tc_listset_drop_ahead((TcListSet *) arg, true);
+}
+
+/*
+ * One round: ask for the next page of every list that has one (unless that
+ * was done ahead) and for the details of the current pages' rows; convert
+ * the current pages meanwhile (after the details, when there are details).
+ * Afterwards the pages that arrived become current, and the next round's
+ * pages are asked for ahead when they may be.  Sets set->done when no list
+ * has anything left.
+ */
+static void
+tc_listset_round(TcListSet *set)
+{
+	int			i;
+
+	MemoryContextReset(set->outcxt);
+	memset(&set->out, 0, sizeof(set->out));
+	set->out.cxt = set->outcxt;
+	set->out_pos = 0;
+
+	if (set->ahead != 0)
+	{
+		uint64		handle = set->ahead;
+
+		set->ahead = 0;
+		set->round = set->ahead_round;
+		tc_http_finish(handle, tc_listset_work);
+	}
+	else
+	{
+		MemoryContext oldcxt;
+		TcHttpRequest *reqs;
+		int			nreqs;
+
+		MemoryContextReset(set->roundcxt);
+		oldcxt = MemoryContextSwitchTo(set->roundcxt);
+		nreqs = tc_listset_requests(set, &reqs);
+		MemoryContextSwitchTo(oldcxt);
+
+		tc_http_run(reqs, nreqs, set->opts, set->stats, tc_listset_done,
+					set->details ? NULL : tc_listset_work, set);
+		if (set->details)
+			while (tc_listset_work(set))
+				CHECK_FOR_INTERRUPTS();
+	}
 
 	/* the converted pages go, the pages that arrived are next */
 	set->done = true;
@@ -592,6 +786,32 @@ tc_listset_round(TcListSet *set)
 		if (list->current != NULL || !list->finished)
 			set->done = false;
 	}
+
+	/* a guess made as this round's page came in: right, or dropped */
+	if (set->ahead != 0)
+	{
+		TcList	   *list = set->ahead_round[0].list;
+
+		if (tc_listset_may_ask_ahead(set) && list->cursor != NULL &&
+			strcmp(list->cursor, set->ahead_cursor) == 0)
+			list->finished = true;	/* its next page is on its way */
+		else
+			tc_listset_drop_ahead(set, false);
+	}
+	if (set->ahead == 0 && tc_listset_may_ask_ahead(set))
+		tc_listset_ask_ahead(set);
+}
+
+/*
+ * tc_listset_end
+ *		Drop the requests the set sent ahead, if any: the scan ends before
+ *		reading all its rows (a LIMIT above it, a join that needs no more).
+ *		The set's memory going has the same effect, less cheaply.
+ */
+void
+tc_listset_end(TcListSet *set)
+{
+	tc_listset_drop_ahead(set, false);
 }
 
 /*
@@ -632,6 +852,24 @@ tc_listset_details(const TcListSet *set)
  * ------------------------------------------------------------------------
  */
 
+/* The fingerprint of a cursor, as the cycle checks remember it. */
+static uint64
+tc_cursor_fingerprint(const char *cursor)
+{
+	return hash_bytes_extended((const unsigned char *) cursor,
+							   (int) strlen(cursor), 0);
+}
+
+/* Has this pass been given cursor before, as far as the checks know? */
+static bool
+tc_list_cursor_seen(TcList *list, const char *cursor)
+{
+	uint64		fp = tc_cursor_fingerprint(cursor);
+
+	return hash_search(list->seen, &fp, HASH_FIND, NULL) != NULL ||
+		(list->brent_have && fp == list->brent_saved);
+}
+
 /*
  * An ERROR if this pass has been given list->cursor before: the pages would
  * then go round for ever.  Every cursor of the first TC_CURSORS_REMEMBERED
@@ -641,8 +879,7 @@ tc_listset_details(const TcListSet *set)
 static void
 tc_list_check_cursor(TcList *list, const char *what)
 {
-	uint64		fp = hash_bytes_extended((const unsigned char *) list->cursor,
-										 (int) strlen(list->cursor), 0);
+	uint64		fp = tc_cursor_fingerprint(list->cursor);
 	bool		repeated = false;
 
 	if (hash_get_num_entries(list->seen) < TC_CURSORS_REMEMBERED)
@@ -691,15 +928,14 @@ tc_order_error(const char *what, TimestampTz row_ts, TimestampTz before_ts,
 			 errhint("Set the foreign table option time_pushdown to false to read the whole list and filter it locally.")));
 }
 
-/* Has the list returned the row id before?  Remembers it if not. */
+/*
+ * Has the list returned the row of id key (normalized) before?  Remembers
+ * it if not.
+ */
 static bool
-tc_list_repeat(TcList *list, TimestampTz ts, const char *id)
+tc_list_repeat(TcList *list, TimestampTz ts, const char *key)
 {
-	char		key[TC_ID_BUFSIZE];
 	int			i;
-
-	if (!tc_api_normalize_id(id, key))
-		return false;			/* not an id we can compare: keep the row */
 
 	if (list->all_ids != NULL)
 	{
@@ -743,8 +979,7 @@ tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
 
 	for (i = 0; i < n; i++)
 	{
-		const char *ts_text;
-		const char *id;
+		char		id[TC_ID_BUFSIZE];
 		TimestampTz ts;
 
 		if (stop)
@@ -754,16 +989,11 @@ tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
 		}
 		if (order_field == NULL)
 			continue;
-		ts_text = tc_page_item_string(page, i, order_field);
-		if (ts_text == NULL)
+		if (!tc_page_item_instant(page, i, order_field, &ts))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid answer to %s", what),
 					 errdetail("A row has no \"%s\" string.", order_field)));
-		ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-													 CStringGetDatum(ts_text),
-													 ObjectIdGetDatum(InvalidOid),
-													 Int32GetDatum(-1)));
 		if (set->ordered)
 		{
 			if (list->spec.has_hi && ts > list->spec.hi)
@@ -771,8 +1001,8 @@ tc_list_examine(TcListSet *set, TcList *list, TcParsedPage *page,
 			if (list->have_last && ts > list->last_ts)
 				tc_order_error(what, ts, list->last_ts, false);
 		}
-		id = tc_page_item_string(page, i, "id");
-		if (id != NULL && tc_list_repeat(list, ts, id))
+		/* an id that is no UUID cannot be compared: the row is kept */
+		if (tc_page_item_id(page, i, id) && tc_list_repeat(list, ts, id))
 			tc_page_skip(page, i);
 		else if (set->ordered && list->spec.has_lo &&
 				 (ts < list->spec.lo || (list->spec.lo_strict && ts == list->spec.lo)))

@@ -270,6 +270,7 @@ tcReScanForeignScan(ForeignScanState *node)
 		{
 			state->pages += tc_listset_pages(state->lists);
 			state->details_fetched += tc_listset_details(state->lists);
+			tc_listset_end(state->lists);
 		}
 		ExecClearTuple(node->ss.ss_ScanTupleSlot);
 		tc_drop_replay(state);
@@ -294,18 +295,22 @@ tcReScanForeignScan(ForeignScanState *node)
 
 /*
  * tcEndForeignScan
- *		Release the replay store.  Everything else goes with the query's
- *		memory (json-c trees with it, through reset callbacks), and http.c
- *		owns its handles.  After an ERROR this is not even called: the
- *		store's files go with the resource owner then.
+ *		Release the replay store, and drop the list requests sent ahead
+ *		(a LIMIT or a join may end the scan early).  Everything else goes
+ *		with the query's memory, and http.c owns its handles.  After an
+ *		ERROR this is not even called: the store's files go with the
+ *		resource owner then, and the requests with the abort callback.
  */
 void
 tcEndForeignScan(ForeignScanState *node)
 {
 	TcScanState *state = (TcScanState *) node->fdw_state;
 
-	if (state != NULL)
-		tc_drop_replay(state);
+	if (state == NULL)
+		return;
+	tc_drop_replay(state);
+	if (state->lists != NULL)
+		tc_listset_end(state->lists);
 }
 
 /* ------------------------------------------------------------------------

@@ -4,9 +4,7 @@
  *		  Shared declarations for topcalls_fdw.
  *
  * One header for the whole extension, as postgres_fdw has.  It must not
- * include json-c or libcurl headers: json-c's "json_object" type clashes with
- * PostgreSQL's SQL function of the same name (utils/fmgrprotos.h), so json-c
- * stays inside api.c and convert.c, and curl inside http.c and connection.c
+ * include libcurl's headers: curl stays inside http.c and connection.c
  * (whose own header is connection.h).
  *
  * Copyright (c) 2026, the topcalls_fdw authors
@@ -31,7 +29,6 @@
 /* The extension's version: the SQL objects', the module's, the User-Agent's. */
 #define TC_VERSION					"1.1"
 
-struct json_object;				/* json-c's tree, opaque here */
 struct TcResource;
 struct LWLock;
 
@@ -166,6 +163,11 @@ typedef bool (*TcHttpWorkFn) (void *arg);
 extern void tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 						TcHttpStats *stats, TcHttpDoneFn done,
 						TcHttpWorkFn work, void *arg);
+extern uint64 tc_http_start(TcHttpRequest *reqs, int nreqs,
+							const TcOptions *opts, TcHttpStats *stats,
+							TcHttpDoneFn done, void *arg, bool send_now);
+extern void tc_http_finish(uint64 handle, TcHttpWorkFn work);
+extern void tc_http_abandon(uint64 handle, bool bodies_gone);
 extern void tc_http_forget_connections(void);
 
 /* ------------------------------------------------------------------------
@@ -328,6 +330,7 @@ extern TcListSet *tc_listset_create(const TcOptions *opts,
 extern void tc_listset_add(TcListSet *set, const TcListSpec *spec);
 extern void tc_listset_restart(TcListSet *set);
 extern HeapTuple tc_listset_next(TcListSet *set);
+extern void tc_listset_end(TcListSet *set);
 extern int64 tc_listset_pages(const TcListSet *set);
 extern int64 tc_listset_details(const TcListSet *set);
 
@@ -402,12 +405,84 @@ extern bool tc_filter_accepts(const TcResourceFilter *f, const char *value);
 extern char *tc_resource_fields(const TcResource *r);
 
 /* ------------------------------------------------------------------------
- * api.c: TopCalls endpoints, URLs, answers and their errors.
+ * json.c: the JSON parser and its tape.
  * ------------------------------------------------------------------------
  */
 
 /* Deepest JSON nesting accepted in an answer. */
 #define TC_JSON_MAX_DEPTH			64
+
+typedef enum TcJsonKind
+{
+	TC_JSON_KIND_NULL,
+	TC_JSON_KIND_FALSE,
+	TC_JSON_KIND_TRUE,
+	TC_JSON_KIND_NUMBER,
+	TC_JSON_KIND_STRING,
+	TC_JSON_KIND_ARRAY,
+	TC_JSON_KIND_OBJECT
+} TcJsonKind;
+
+/*
+ * One value, or one object key, of a parsed text.  An object's members
+ * follow it on the tape as key, value, key, value...; an array's as its
+ * elements; each member's "after" leads to the next.
+ */
+typedef struct TcJsonNode
+{
+	uint32		start;			/* offset in the text: a string's contents
+								 * (after the quote); else the value's first
+								 * byte */
+	uint32		len;			/* bytes of that (a string: without quotes) */
+	uint32		after;			/* the node after this value and its members */
+	uint32		count;			/* container: members (an object's: pairs) */
+	uint8		kind;			/* TcJsonKind */
+	bool		escaped;		/* string: holds a backslash escape */
+} TcJsonNode;
+
+/* A parsed text: its tape, whose node 0 is the root value. */
+typedef struct TcJson
+{
+	const char *text;			/* not owned: kept by the caller */
+	size_t		len;
+	TcJsonNode *nodes;
+	int			nnodes;
+} TcJson;
+
+#define TC_JSON_ROOT				0
+
+/* Memory kept for parsing one text after another (see tc_json_parse). */
+typedef struct TcJsonBuffer
+{
+	MemoryContext cxt;			/* where it is allocated */
+	char	   *text;			/* the text's copy */
+	size_t		text_cap;
+	TcJsonNode *nodes;			/* the tape */
+	uint32		nodes_cap;
+} TcJsonBuffer;
+
+static inline TcJsonKind
+tc_json_kind(const TcJson *doc, int v)
+{
+	return (TcJsonKind) doc->nodes[v].kind;
+}
+
+extern TcJson *tc_json_parse(const char *text, size_t len,
+							  TcJsonBuffer *buffer, const char **error);
+extern const char *tc_json_kind_name(TcJsonKind kind);
+extern char *tc_json_text(const TcJson *doc, int v, size_t *len);
+extern size_t tc_json_string_len(const TcJson *doc, int v);
+extern int	tc_json_field(const TcJson *doc, int obj, const char *name,
+						  size_t namelen);
+extern int *tc_json_elements(const TcJson *doc, int arr, int *n);
+extern bool tc_json_peek_last_string(const char *text, size_t len,
+									 const char *key, char *out,
+									 size_t outsize);
+
+/* ------------------------------------------------------------------------
+ * api.c: TopCalls endpoints, URLs, answers and their errors.
+ * ------------------------------------------------------------------------
+ */
 
 /* Longest normalized id, with its NUL: a UUID is 36 characters. */
 #define TC_ID_BUFSIZE				37
@@ -423,7 +498,7 @@ extern char *tc_api_lookup_summary(const TcOptions *opts);
 extern bool tc_api_normalize_id(const char *in, char *out);
 extern bool tc_api_check_answer(const TcHttpRequest *req, bool lookup,
 								const TcOptions *opts);
-extern struct json_object *tc_api_parse(const TcHttpRequest *req);
+extern TcJson *tc_api_parse(const TcHttpRequest *req, TcJsonBuffer *buffer);
 
 /* ------------------------------------------------------------------------
  * convert.c: JSON object to tuple through the columns' input functions.
@@ -433,6 +508,7 @@ extern struct json_object *tc_api_parse(const TcHttpRequest *req);
 typedef struct TcColumn
 {
 	char	   *field;			/* JSON field; NULL: dropped, or not needed */
+	size_t		field_len;
 	bool		whole_object;	/* field '*': the object as json/jsonb */
 	bool		from_parent;	/* field '^x': the parent object's x */
 	FmgrInfo	infunc;
@@ -441,6 +517,9 @@ typedef struct TcColumn
 	char	   *attname;
 	bool		utc_instant;	/* timestamp or date: the instant, as UTC */
 	bool		to_date;		/* ... and then its date */
+	bool		fast_instant;	/* timestamp(tz) without typmod: the API's
+								 * own form is read without the input
+								 * function (see tc_instant_in) */
 	FmgrInfo	datefunc;		/* date(timestamptz), for to_date */
 } TcColumn;
 
@@ -454,6 +533,7 @@ typedef struct TcConverter
 	Datum	   *values;			/* one row's, reused */
 	bool	   *nulls;
 	MemoryContext rowcxt;		/* reset for each converted object */
+	MemoryContext answercxt;	/* a lookup's parsed answer, reset after it */
 } TcConverter;
 
 /* Tuples collected in a context of their own choosing. */
@@ -477,18 +557,24 @@ typedef struct TcParsedPage TcParsedPage;
 /* Longest next_cursor accepted from the API. */
 #define TC_CURSOR_MAX_LEN			4096
 
+/* Longest timestamp text read without a palloc. */
+#define TC_INSTANT_TEXT_MAX			64
+
 extern char *tc_shorten(const char *s, int maxlen);
+extern TimestampTz tc_instant_in(const char *text);
 extern TcConverter *tc_converter_create(Relation rel, const TcResource *resource,
 										Bitmapset *needed, MemoryContext cxt);
 extern void tc_tuplebuf_add(TcTupleBuf *buf, HeapTuple tuple);
 extern void tc_convert_answer(TcConverter *conv, const TcHttpRequest *req,
 							  TcTupleBuf *buf);
 extern TcParsedPage *tc_page_parse(TcConverter *conv, const TcHttpRequest *req,
-								   MemoryContext cxt);
+								   MemoryContext cxt, TcJsonBuffer *buffer);
+extern char *tc_page_peek_next_cursor(const TcHttpRequest *req);
 extern int	tc_page_nitems(const TcParsedPage *page);
 extern const char *tc_page_next_cursor(const TcParsedPage *page);
-extern const char *tc_page_item_string(const TcParsedPage *page, int i,
-									   const char *field);
+extern bool tc_page_item_id(const TcParsedPage *page, int i, char *out);
+extern bool tc_page_item_instant(const TcParsedPage *page, int i,
+								 const char *field, TimestampTz *ts);
 extern void tc_page_skip(TcParsedPage *page, int i);
 extern bool tc_page_skipped(const TcParsedPage *page, int i);
 extern void tc_page_set_detail(TcParsedPage *page, int i,

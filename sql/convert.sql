@@ -139,6 +139,53 @@ SELECT standin_faults('[]');
 -- the session still works
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 
+-- timestamps: the API's own form is read without timestamptz_in, which must
+-- give the same instant; any other form goes to timestamptz_in (no offset:
+-- the session's time zone; seven digits of a second: its rounding).  A
+-- timestamp column reads a text without an offset as UTC (see the README),
+-- so same_utc is false for that row only.
+SET TimeZone = 'America/New_York';
+CREATE FOREIGN TABLE instants (id uuid, t timestamptz OPTIONS (field 't'),
+  t_utc timestamp OPTIONS (field 't'), t_text text OPTIONS (field 't'))
+  SERVER topcalls;
+SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
+  '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"t\": \"2024-02-29T23:59:59Z\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000002\", \"t\": \"2024-03-01T01:02:03.5+05:30\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000003\", \"t\": \"2024-03-01T01:02:03.123456-11:45\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000004\", \"t\": \"2024-03-01T01:02:03.1234567Z\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000005\", \"t\": \"2024-03-01T01:02:03\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000006\", \"t\": \"2024-03-01 01:02:03+00\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000007\", \"t\": \"0001-01-01T00:00:00Z\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000008\", \"t\": \"9999-12-31T23:59:59.999999+15:59\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000009\", \"t\": \"2024-07-01T12:00:00\\u002B02:00\"}],'
+  '\"next_cursor\": null}"}]');
+SELECT t_text, t, t = t_text::timestamptz AS same_instant,
+       t_utc = (t_text::timestamptz AT TIME ZONE 'UTC') AS same_utc
+  FROM instants ORDER BY id;
+-- a date that does not exist is timestamptz_in's error, not another date
+SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
+  '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"t\": \"2023-02-29T00:00:00Z\"}],'
+  '\"next_cursor\": null}"}]');
+SELECT t FROM instants;
+SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
+  '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"t\": \"2023-01-01T24:00:01Z\"}],'
+  '\"next_cursor\": null}"}]');
+SELECT t FROM instants;
+SELECT standin_faults('[]');
+RESET TimeZone;
+DROP FOREIGN TABLE instants;
+
+-- JSON values: keys are compared unescaped, the last of a repeated key
+-- wins (as in jsonb), json columns get the value's text as the API wrote it
+CREATE FOREIGN TABLE json_values (id uuid, s text OPTIONS (field 'a"b'),
+  j json OPTIONS (field 'j'), jb jsonb OPTIONS (field 'j'), whole jsonb OPTIONS (field '*'))
+  SERVER topcalls;
+SELECT standin_faults('[{"kind": "lookup", "replace_body":
+  "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"a\\u0022b\": \"first\", \"j\": { \"x\" : [1, 2.50, \"\\u00e9\"] }, \"a\\\"b\": \"second\"}"}]');
+SELECT s, j, jb, whole FROM json_values WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT standin_faults('[]');
+DROP FOREIGN TABLE json_values;
+
 DROP FOREIGN TABLE phone_numbers_typed, typed_values;
 DROP DOMAIN e164;
 DROP TYPE phone_status;

@@ -141,16 +141,25 @@ SELECT standin_faults('[{"replace_body": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 \echo :LAST_ERROR_SQLSTATE
 
--- integers json-c would silently saturate are refused
-SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": 123456789012345678901234567890}"}]');
-SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+-- numbers are read as the API wrote them: integers beyond 64 bits come out
+-- exactly in numeric and text columns, and are bigint's own error there
+CREATE FOREIGN TABLE big_numbers (id uuid, n numeric OPTIONS (field 'n'),
+  n_text text OPTIONS (field 'n'), n_big bigint OPTIONS (field 'n'),
+  f float8 OPTIONS (field 'f')) SERVER topcalls;
+SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": 123456789012345678901234567890, \"f\": 1.5e300}"}]');
+SELECT n, n_text, f FROM big_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT n_big FROM big_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 \echo :LAST_ERROR_SQLSTATE
 SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": -9223372036854775809}"}]');
-SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT n, n_text FROM big_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+SELECT n_big FROM big_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 \echo :LAST_ERROR_SQLSTATE
--- ... while the extremes that fit pass
+-- ... and the extremes of bigint fit
+SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"n\": -9223372036854775808}"}]');
+SELECT n_big FROM big_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
 SELECT standin_faults('[{"replace_body": "{\"id\": \"00000000-0000-4000-8000-000000000001\", \"a\": -9223372036854775808, \"b\": 18446744073709551615}"}]');
 SELECT id FROM topcalls_phone_numbers WHERE id = '00000000-0000-4000-8000-000000000001';
+DROP FOREIGN TABLE big_numbers;
 -- a list whose next_cursor never changes would never end
 SELECT standin_reset();
 SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": [], \"next_cursor\": \"dGN+b2Zmc2V0PTEwO3Y9MQ==\"}"}]');
@@ -186,7 +195,9 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   RAISE NOTICE '%: message of % characters', SQLSTATE, length(SQLERRM);
 END $$;
--- a long run of empty pages, each naming a next page, is an error too
+-- a long run of empty pages, each naming a next page, is an error too (the
+-- 101st page was asked for on the 100th page's cursor, before that page was
+-- found empty)
 CREATE SERVER tiny_pages FOREIGN DATA WRAPPER topcalls_fdw OPTIONS (page_size '1');
 DO $$
 BEGIN

@@ -8,7 +8,10 @@ SELECT count(*), count(DISTINCT id), min(number), max(number) FROM topcalls_phon
 -- 50 rows in pages of 10: five requests, the cursors percent-encoded
 SELECT * FROM standin_requests();
 
--- pages are fetched only when the previous one is used up
+-- pages are fetched as the scan goes: a LIMIT the FDW sees asks for no page
+-- beyond its rows; otherwise the page after the one being read is asked for
+-- ahead, one page at most (the 'failed' rows are on page 2, and page 3 was
+-- already asked for when the LIMIT had them)
 SELECT standin_reset();
 SELECT id, number FROM topcalls_phone_numbers ORDER BY id LIMIT 3;
 SELECT (standin_stats())->'requests' AS requests;
@@ -53,5 +56,23 @@ SELECT standin_reset();
 SELECT standin_config('{"count": 2000}');
 SELECT count(*), count(DISTINCT id) FROM topcalls_phone_numbers;
 SELECT (standin_stats())->'requests' AS requests;
+
+-- pages in flight: the next page is asked for as soon as its cursor can be
+-- read off the end of the page (before the page is parsed), and a list
+-- still has one request in flight at a time
+SELECT standin_reset();
+SELECT standin_config('{"count": 1000, "latency_ms": 20}');
+SELECT count(*), count(DISTINCT id) FROM topcalls_phone_numbers;
+SELECT (standin_stats())->'lists' AS lists,
+       (standin_stats())->'in_flight_peak' AS in_flight_peak;
+-- a page that is no JSON after all: its ERROR drops the page asked for on
+-- the cursor read off its end, which the API did see
+SELECT standin_reset();
+SELECT standin_config('{"count": 1000}');
+SELECT standin_faults('[{"kind": "list", "path_regex": "limit=200$", "replace_body": "{\"data\": [}, \"next_cursor\": \"Z3Vlc3M=\"}"}]');
+SELECT count(*) FROM topcalls_phone_numbers;
+SELECT * FROM standin_requests();
+SELECT standin_faults('[]');
+SELECT count(*) FROM topcalls_phone_numbers;
 SELECT standin_config('{"count": 50}');
 ALTER SERVER topcalls OPTIONS (DROP page_size);

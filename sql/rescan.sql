@@ -33,7 +33,8 @@ SELECT s, (SELECT p.number FROM small_page_numbers p WHERE p.status = s LIMIT 1)
   FROM statuses ORDER BY s;
 SELECT standin_requests();
 
--- a cursor: FETCH in steps, one page at a time; SCROLL goes backwards
+-- a cursor: FETCH in steps, the page after the one being read asked for
+-- ahead (one at most); SCROLL goes backwards
 SELECT standin_reset();
 BEGIN;
 DECLARE c CURSOR FOR SELECT id, number FROM small_page_numbers;
