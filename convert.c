@@ -236,6 +236,17 @@ tc_instant_fast(const char *text, TimestampTz *result)
 }
 
 /*
+ * tc_instant_try
+ *		The instant of text when it is in the API's own form (see
+ *		tc_instant_fast); false, and no ERROR, for any other text.
+ */
+bool
+tc_instant_try(const char *text, TimestampTz *ts)
+{
+	return tc_instant_fast(text, ts);
+}
+
+/*
  * tc_instant_in
  *		The instant a timestamp text of the API names, as timestamptz_in
  *		reads it (in the session's time zone when the text has no offset).

@@ -672,13 +672,31 @@ tc_listset_ask_ahead(TcListSet *set)
 }
 
 /*
+ * With a lower time bound, is the page at cursor wanted?  Only when the
+ * cursor is a time (as the calls list's are) at or after the bound: the
+ * next page starts there, so it holds rows the scan wants.
+ */
+static bool
+tc_list_wants_page_at(const TcList *list, const char *cursor)
+{
+	TimestampTz at;
+
+	if (!list->spec.has_lo)
+		return true;
+	if (!tc_instant_try(cursor, &at))
+		return false;
+	return list->spec.lo_strict ? at > list->spec.lo : at >= list->spec.lo;
+}
+
+/*
  * A page of the set's only list has arrived: ask for the next one at once,
  * on a guess at its cursor read off the end of the body, rather than after
  * the page has been parsed and checked.  The round confirms the guess with
  * the parsed cursor, or drops the request (tc_listset_round): a wrong guess
  * costs one request, never a wrong row.  Not done where the page may well
- * be the last one read (a lower time bound, a LIMIT), for details (asked
- * for with the page they complete), or for pages the cache replays.
+ * be the last one read (a LIMIT, a lower time bound the cursor has passed,
+ * a cursor given before), for details (asked for with the page they
+ * complete), or for pages the cache replays.
  */
 static void
 tc_list_guess_ahead(TcListSet *set, TcList *list, const TcHttpRequest *req)
@@ -688,13 +706,13 @@ tc_list_guess_ahead(TcListSet *set, TcList *list, const TcHttpRequest *req)
 	char	   *cursor;
 
 	if (set->nlists != 1 || set->details || set->row_limit > 0 ||
-		list->spec.has_lo || list->replay != NULL || req->from_cache ||
-		set->ahead != 0)
+		list->replay != NULL || req->from_cache || set->ahead != 0)
 		return;
 	oldcxt = MemoryContextSwitchTo(tc_listset_ahead_context(set));
 	cursor = tc_page_peek_next_cursor(req);
 	/* a cursor given before is the cycle the page's check will report */
-	if (cursor != NULL && !tc_list_cursor_seen(list, cursor))
+	if (cursor != NULL && !tc_list_cursor_seen(list, cursor) &&
+		tc_list_wants_page_at(list, cursor))
 	{
 		reqs = palloc0(sizeof(TcHttpRequest));
 		tc_api_list_request(set->opts, set->page_limit, list->spec.filters,

@@ -562,6 +562,7 @@ typedef struct TcParsedPage TcParsedPage;
 
 extern char *tc_shorten(const char *s, int maxlen);
 extern TimestampTz tc_instant_in(const char *text);
+extern bool tc_instant_try(const char *text, TimestampTz *ts);
 extern TcConverter *tc_converter_create(Relation rel, const TcResource *resource,
 										Bitmapset *needed, MemoryContext cxt);
 extern void tc_tuplebuf_add(TcTupleBuf *buf, HeapTuple tuple);
