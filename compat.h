@@ -6,7 +6,7 @@
  * Every #if on PG_VERSION_NUM in the extension lives here, and nowhere
  * else: the other files call the names defined below, which mean the same
  * thing on every supported version.  What this file must not do: hold any
- * logic of the extension's own, or include json-c or libcurl.
+ * logic of the extension's own, or include libcurl.
  *
  * Supported: PostgreSQL 13 to 18.  Each branch below names the release that
  * introduced the change, read from that release's headers.

@@ -11,7 +11,11 @@
  * details (when the scan needs detail-only fields), and that page is
  * converted to tuples while the requests travel.  So page k+1 is always in
  * flight while page k is converted, and a list never has more than two
- * pages in memory.
+ * pages in memory.  Without details, page k+1 is asked for even earlier,
+ * and left travelling while the executor takes the rows of the round
+ * before: as soon as page k arrives, on the cursor read off the end of its
+ * body, for a set of one list; else once the round has parsed page k
+ * (tc_listset_ask_ahead).  The next round finishes those requests.
  *
  * As pages arrive, each is checked: a cursor given twice in one pass (the
  * pages go round in a cycle) or a long run of empty pages is an error.  For

@@ -4,13 +4,14 @@
 # do not form valid Unicode, are rejected, never silently turned into data.
 #
 # Runs against the cluster and stand-in that test/run-tests.sh started, in
-# a UTF8 database of its own.  json-c 0.16's JSON_TOKENER_VALIDATE_UTF8
-# catches bytes that cannot start or continue a sequence, but lets through
-# overlong forms (C0 AF), UTF-8-encoded surrogates (ED A0 80) and code points
-# above U+10FFFF (F4 90 80 80); and it replaces an unpaired UTF-16 surrogate
-# escape (\ud83d alone) with U+FFFD.  api.c therefore checks the whole body
-# with PostgreSQL's UTF-8 verifier and pairs the surrogate escapes itself:
-# the cases below fail if either check goes.
+# a UTF8 database of its own.  A simple UTF-8 check catches bytes that
+# cannot start or continue a sequence, but lets through overlong forms
+# (C0 AF), UTF-8-encoded surrogates (ED A0 80) and code points above
+# U+10FFFF (F4 90 80 80), as json-c 0.16 (which earlier releases used) did;
+# and a lax decoder turns an unpaired UTF-16 surrogate escape (\ud83d
+# alone) into U+FFFD.  json.c therefore checks the whole body with
+# PostgreSQL's UTF-8 verifier and pairs the surrogate escapes itself: the
+# cases below fail if either check goes.
 #
 use strict;
 use warnings;

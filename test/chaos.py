@@ -603,9 +603,10 @@ def hostile_checks(args, admin):
     pid = conn.get_backend_pid()
 
     # 1. A width bomb: 4.5 MB of empty objects ([{},{},...]), well under
-    # max_response_bytes.  json-c spends ~800 bytes on each, so parsing it
-    # blindly costs over 1 GB; the answer must be refused (HV...) and the
-    # backend's peak memory stay modest.
+    # max_response_bytes.  A parser building a tree (json-c, in earlier
+    # releases, spent ~800 bytes on each) would blindly cost over 1 GB; the
+    # answer must be refused (HV...) and the backend's peak memory stay
+    # modest.
     before = proc_kb(pid, "VmHWM")
     body = "[" + ",".join(["{}"] * 1500000) + "]"
     admin.call("faults", [{"kind": "lookup", "status": 200, "content_type": "application/json",
@@ -641,9 +642,10 @@ def hostile_checks(args, admin):
     if code is None or not code.startswith("HV"):
         failures.append("cursor loop: ended in %s after %.1f s, not an HV error"
                         % (code or "rows", took))
-    # 3. Integers beyond 64 bits: json-c 0.16 saturates them silently
-    # (123456789012345678901234567890 becomes 18446744073709551615), so they
-    # must come out exactly as sent or end in an error, never changed.
+    # 3. Integers beyond 64 bits: a parser that reads numbers into machine
+    # integers may saturate them silently (json-c 0.16 made
+    # 123456789012345678901234567890 18446744073709551615), so they must
+    # come out exactly as sent or end in an error, never changed.
     big, neg = "123456789012345678901234567890", "-9223372036854775809"
     admin.call("faults", [{"kind": "lookup", "status": 200, "content_type": "application/json",
                            "body": '{"id":"00000000-0000-4000-8000-000000000001",'

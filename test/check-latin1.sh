@@ -5,8 +5,8 @@
 #     arrives as that character (one LATIN1 byte);
 #   - a character LATIN1 cannot hold (an emoji) is a clear ERROR naming the
 #     column and table, in a lookup and in the middle of a list page;
-#   - invalid UTF-8 in the body is rejected as invalid JSON (the forms
-#     json-c itself catches; t/003_json_strict.pl has the others);
+#   - invalid UTF-8 in the body is rejected as invalid JSON (a raw 0xFF
+#     byte; t/003_json_strict.pl has the subtler forms);
 #   - an error page with non-ASCII text gives a message LATIN1 can show;
 #   - after each error the session works.
 #

@@ -49,7 +49,6 @@ TC_PACKAGES=(
 	"postgresql-$TC_PG_MAJOR"
 	"postgresql-server-dev-$TC_PG_MAJOR"
 	libcurl4-openssl-dev
-	libjson-c-dev
 	pkg-config
 	make
 	gcc

@@ -7,7 +7,7 @@
 #   - any ASan or UBSan report whose stack goes through this extension
 #     (topcalls_fdw.so or one of its source files),
 #   - any leak report (LSan, at each backend's exit) whose allocation stack
-#     goes through this extension: json-c trees, libcurl handles and lists
+#     goes through this extension: libcurl handles and lists
 #     and anything else malloc'ed on our behalf and never freed,
 #   - a backend that crashed or was stopped by a sanitizer (ASan stops a
 #     backend at its first report, with SIGABRT).
@@ -30,13 +30,13 @@
 # What ASan can and cannot see here: PostgreSQL itself is not instrumented
 # and its palloc hands out chunks of larger malloc'ed blocks, so an overflow
 # inside a palloc'ed chunk smaller than 8 kB goes unseen; everything else is
-# covered: malloc'ed memory (json-c objects and strings, libcurl's buffers),
-# big palloc chunks (answer bodies: each has its own malloc'ed block), the
+# covered: malloc'ed memory (libcurl's buffers), big palloc chunks (answer
+# bodies, list pages' texts and tapes: each has its own malloc'ed block), the
 # stack and globals of our code, leaks.  Memory is checked where our code
-# (instrumented) or a libc function ASan intercepts touches it: a json-c
-# string read after its tree was freed is caught when we read it, not when
-# json-c does.  Shown to catch each of these injected bugs: a leaked json-c tree, a
-# json-c string used after json_object_put, an off-by-one on a stack buffer.
+# (instrumented) or a libc function ASan intercepts touches it.  Shown (when
+# answers were still parsed with json-c) to catch each of these injected
+# bugs: a leaked json-c tree, a json-c string used after json_object_put, an
+# off-by-one on a stack buffer.
 #
 # Run by test/run-tests.sh (as postgres); by hand, as postgres or root:
 #   bash test/check-sanitizer.sh
@@ -236,8 +236,8 @@ SYMBOLIZER=$(command -v llvm-symbolizer || command -v llvm-symbolizer-14 || true
 # abort_on_error: an ASan report ends the backend with SIGABRT, which the
 # suite and the server log both show.  exitcode=0: leaks found at a
 # process's exit leave its exit status alone (else the postmaster would take
-# every backend's exit for a crash).  fast_unwind_on_malloc=0: libcurl,
-# json-c and PostgreSQL have no frame pointers, and the leak stacks must
+# every backend's exit for a crash).  fast_unwind_on_malloc=0: libcurl
+# and PostgreSQL have no frame pointers, and the leak stacks must
 # reach our frames through them.
 ASAN_OPTS="log_path=$REPORTS/asan:detect_leaks=1:fast_unwind_on_malloc=0:malloc_context_size=40"
 ASAN_OPTS+=":halt_on_error=1:abort_on_error=1:exitcode=0:allocator_may_return_null=1:detect_odr_violation=0"

@@ -43,7 +43,6 @@ TC_PACKAGES=(
 	postgresql-server-dev-15
 	postgresql-contrib
 	libcurl4-openssl-dev
-	libjson-c-dev
 	pkg-config
 	make
 	gcc
