@@ -305,6 +305,8 @@ tc_problem_read(const TcHttpRequest *req, char **title, char **detail,
 		if (errno == 0 && *endp == '\0')
 			*status = n;
 	}
+	pfree(doc->nodes);
+	pfree(doc);
 	return true;
 }
 

@@ -804,11 +804,16 @@ tc_page_item_instant(const TcParsedPage *page, int i, const char *field,
 		*ts = tc_instant_in(buf);
 		return true;
 	}
-	/* long, or holding a NUL: timestamptz_in says what is wrong */
+	/*
+	 * Long, or holding a NUL ("\u0000"): timestamptz_in says what is wrong
+	 * with the first, the UTF-8 check (as for a column) with the second.
+	 */
 	val = tc_json_field(page->doc, page->items[i], field, strlen(field));
 	if (val < 0 || tc_json_kind(page->doc, val) != TC_JSON_KIND_STRING)
 		return false;
 	text = tc_json_text(page->doc, val, &len);
+	if (strlen(text) != len)
+		(void) pg_verify_mbstr(PG_UTF8, text, (int) len, false);
 	*ts = tc_instant_in(text);
 	pfree(text);
 	return true;

@@ -7,7 +7,9 @@
  * (connection.c): at most max_concurrency at once, each taking its turn from
  * the rate limiter of its server and key first (shared.c), each retried with
  * backoff when the answer or the failure is transient, and hands each
- * finished request to the caller.  Lookups found in the answer cache
+ * finished request to the caller.  A batch may also be started ahead
+ * (tc_http_start), left to travel while the caller does other things, and
+ * finished (tc_http_finish) or dropped (tc_http_abandon) later.  Lookups found in the answer cache
  * (cache.c) are handed over without a request, and the answers the caller
  * accepts are stored there.  Every request and answer is counted in the
  * server's statistics.
@@ -17,8 +19,9 @@
  *	  callback: that would unwind through libcurl's frames and leave its state
  *	  corrupt.  Callbacks only set flags; errors are raised after curl returns.
  *	- leave an easy handle attached to the multi handle, or a header list
- *	  allocated, when an ERROR unwinds through tc_http_run: PG_TRY cleans up,
- *	  and a transaction-abort callback is the second safety net.
+ *	  allocated, when an ERROR unwinds through tc_http_finish: PG_TRY cleans
+ *	  up, and a transaction-abort callback is the second safety net (for a
+ *	  batch started ahead and left travelling, the first).
  *	- install signal handlers, or sleep: every wait (for an answer, a retry
  *	  or the rate limiter) goes through curl_multi_poll or WaitLatch
  *	  in slices of at most TC_SLICE_MS, with CHECK_FOR_INTERRUPTS and a
@@ -112,6 +115,9 @@ typedef struct TcSlot
 	bool		finished;		/* curl reported the transfer done */
 	CURLcode	result;			/* ... with this result */
 	int			reqno;			/* index into run->reqs */
+	bool		retry;			/* the attempt is a retry (kept here: the
+								 * requests may be gone when it is
+								 * abandoned, see tc_http_abandon) */
 
 	/* The body as the write callback collects it, in run->bodycxt. */
 	char	   *buf;			/* NUL-terminated when not NULL */
@@ -132,16 +138,20 @@ typedef struct TcSlot
 } TcSlot;
 
 /*
- * One call of tc_http_run.  It lives in its own memory context under
- * TopMemoryContext, so that the abort callback can still reach it whatever
- * happened to the caller's memory, and is linked into tc_runs while it runs.
- * Runs nest when a "done" callback leads to another foreign scan (say a
- * domain check calling a function that reads another foreign table).
+ * One batch of requests, from tc_http_start to tc_http_finish or
+ * tc_http_abandon (tc_http_run: both at once).  It lives in its own memory
+ * context under TopMemoryContext, so that the abort callback can still reach
+ * it whatever happened to the caller's memory, and is linked into tc_runs
+ * meanwhile.  Runs nest when a "done" callback leads to another foreign
+ * scan (say a domain check calling a function that reads another foreign
+ * table), and runs started ahead wait between rounds of their list.
  */
 typedef struct TcRun
 {
 	dlist_node	node;			/* in tc_runs */
 	uint64		serial;			/* its handle (see tc_http_start) */
+	bool		ahead;			/* started ahead: see tc_http_start */
+	TimestampTz started_at;		/* when tc_http_start set it up */
 	MemoryContext runcxt;		/* holds this struct and its arrays */
 	MemoryContext bodycxt;		/* the caller's context: bodies and messages */
 	int			nestlevel;		/* transaction nest level at the start */
@@ -205,7 +215,7 @@ static bool tc_callbacks_registered = false;
 /* The last run's serial: handles are never reused. */
 static uint64 tc_run_serial = 0;
 
-/* Runs in progress, innermost last. */
+/* Runs in progress, in the order they were started. */
 static dlist_head tc_runs = DLIST_STATIC_INIT(tc_runs);
 
 /* tc_http_forget_connections was called while runs were in progress. */
@@ -220,6 +230,7 @@ static void tc_run_prepare(TcRun *run, const TcOptions *opts);
 static void tc_run_destroy(TcRun *run, bool on_error);
 static void tc_run_drive(TcRun *run);
 static void tc_run_send(TcRun *run);
+static void tc_drive_others(void);
 static long tc_start_attempts(TcRun *run, TimestampTz now);
 static void tc_take_turn(TcRun *run, int reqno, TimestampTz now,
 						 long *wait_ms);
@@ -266,27 +277,37 @@ tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 			CHECK_FOR_INTERRUPTS();
 		return;
 	}
-	tc_http_finish(tc_http_start(reqs, nreqs, opts, stats, done, arg, false),
-				   work);
+	(void) tc_http_finish(tc_http_start(reqs, nreqs, opts, stats, done, arg,
+										false),
+						  work);
 }
 
 /*
  * tc_http_start
- *		Set up the nreqs GETs (nreqs > 0) and, if send_now, send what may be
- *		sent at once; return without waiting for any answer.
+ *		Set up the nreqs GETs (nreqs > 0); return without waiting for any
+ *		answer.
  *
  * The answers are waited for, and done called, by tc_http_finish; or the
  * requests are dropped by tc_http_abandon.  Meanwhile the requests, the
  * options, the statistics and the memory context current at the call (the
- * bodies') must stay, and the caller may do other things: the transfers go
- * on in the kernel.  That is how a list asks for its next page before the
- * executor takes the rows of the page before.  The handle identifies the
- * run without pointing into it, so that a run already destroyed (by the
- * abort callback, after an ERROR) is recognized as gone.
+ * bodies') must stay, and the caller may do other things.
+ *
+ * ahead: the requests are asked for ahead of need, to travel while the
+ * caller does other things (a list's next page while the executor takes
+ * the rows of the page before).  They are sent at once, unless the server
+ * has a rate_limit or the API has paused it after a 429: a turn that may
+ * have to be waited for, or be refused, is left to tc_http_finish, so that
+ * a page the query may never need cannot fail it.  Such a run belongs to
+ * its caller, not to the (sub)transaction: a subtransaction's abort leaves
+ * it alone, and only the caller (or the top transaction's end) drops it.
+ *
+ * The handle identifies the run without pointing into it, so that a run
+ * already destroyed (by the abort callback, after an ERROR) is recognized
+ * as gone.
  */
 uint64
 tc_http_start(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
-			  TcHttpStats *stats, TcHttpDoneFn done, void *arg, bool send_now)
+			  TcHttpStats *stats, TcHttpDoneFn done, void *arg, bool ahead)
 {
 	TcRun	   *volatile run = NULL;
 
@@ -302,8 +323,12 @@ tc_http_start(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 	PG_TRY();
 	{
 		run = tc_run_create(reqs, nreqs, opts, stats, done, arg);
+		run->ahead = ahead;
+		if (ahead)
+			run->nestlevel = 0;
+		run->started_at = GetCurrentTimestamp();
 		tc_run_prepare(run, opts);
-		if (send_now)
+		if (ahead)
 			tc_run_send(run);
 	}
 	PG_CATCH();
@@ -339,9 +364,16 @@ tc_run_find(uint64 handle)
  * tc_http_finish
  *		Wait for the answers of the run tc_http_start began, calling "done"
  *		for each, and doing the caller's work meanwhile; then release the
- *		run.  A run already gone (see tc_http_start) is an internal error.
+ *		run.  Returns true.
+ *
+ * A run started ahead may have been waiting unattended for longer than its
+ * requests may take: libcurl's timeout_ms counts from the request, and it
+ * would cut an answer the API gave long ago.  Such a run, when half of
+ * timeout_ms has gone, is dropped instead, without calling "done" or doing
+ * the work; so is one that is gone.  Returns false then: the caller asks
+ * again.
  */
-void
+bool
 tc_http_finish(uint64 handle, TcHttpWorkFn work)
 {
 	TcRun	   *volatile run = tc_run_find(handle);
@@ -351,7 +383,14 @@ tc_http_finish(uint64 handle, TcHttpWorkFn work)
 	instr_time	duration;
 
 	if (run == NULL)
-		elog(ERROR, "topcalls_fdw: HTTP requests finished twice");
+		return false;
+	if (run->ahead && run->opts->timeout_ms > 0 &&
+		TimestampDifferenceExceeds(run->started_at, GetCurrentTimestamp(),
+								   run->opts->timeout_ms / 2))
+	{
+		tc_http_abandon(handle, false);
+		return false;
+	}
 	opts = run->opts;
 	stats = run->stats;
 	INSTR_TIME_SET_CURRENT(start);
@@ -387,6 +426,7 @@ tc_http_finish(uint64 handle, TcHttpWorkFn work)
 	INSTR_TIME_SET_CURRENT(duration);
 	INSTR_TIME_SUBTRACT(duration, start);
 	stats->wait_ms += INSTR_TIME_GET_MILLISEC(duration);
+	return true;
 }
 
 /*
@@ -394,25 +434,34 @@ tc_http_finish(uint64 handle, TcHttpWorkFn work)
  *		Drop the requests of a run tc_http_start began, answered or not,
  *		without calling "done".  Nothing happens if it is gone already.
  *
- * bodies_gone: the memory context of the bodies has been freed (the
- * caller's memory is being reset); the partial bodies are not touched then.
- * Never raises an ERROR.
+ * bodies_gone: the memory context of the bodies, and maybe of the requests,
+ * has been freed (the caller's memory is being reset): neither is touched
+ * then, nor are the cache's claims given back (they would be named by the
+ * requests; a run started ahead has none, see tc_run_send).  A backend on
+ * its way out leaves its handles to the operating system, as the abort
+ * callback does.  Never raises an ERROR.
  */
 void
 tc_http_abandon(uint64 handle, bool bodies_gone)
 {
-	TcRun	   *run = tc_run_find(handle);
+	TcRun	   *run;
 
+	if (proc_exit_inprogress)
+		return;
+	run = tc_run_find(handle);
 	if (run == NULL)
 		return;
-	tc_cache_unclaim_all(run);
+	if (!bodies_gone)
+		tc_cache_unclaim_all(run);
 	tc_run_destroy(run, bodies_gone);
 }
 
 /*
- * Send what can go at once: the requests that have a slot and a turn.
- * Lookups the cache answers must be handed over before anything is sent
- * (tc_run_drive), so a run that has any is left to tc_run_drive.
+ * Send what can go at once for a run started ahead: the requests that have
+ * a slot, if no turn is to be waited for (see tc_http_start).  Lookups the
+ * cache answers must be handed over before anything is sent, and claims
+ * are not to be held by a run that may be dropped with its memory: a run
+ * that has any is left to tc_run_drive.
  */
 static void
 tc_run_send(TcRun *run)
@@ -421,9 +470,12 @@ tc_run_send(TcRun *run)
 	CURLMcode	mc;
 	int			i;
 
+	if (run->turn_interval_us > 0 || tc_limit_pause_end(run->server) > 0)
+		return;
 	for (i = 0; i < run->nreqs; i++)
 	{
-		if (run->reqs[i].from_cache || run->cache_state[i] != 0)
+		if (run->reqs[i].from_cache || run->cache_state[i] != 0 ||
+			run->reqs[i].cache_kind != 0)
 			return;
 	}
 	(void) tc_start_attempts(run, GetCurrentTimestamp());
@@ -759,7 +811,7 @@ tc_count_abandoned(TcRun *run, TcSlot *slot)
 		return;
 	if (curl_easy_getinfo(slot->easy, CURLINFO_REQUEST_SIZE, &request_size) == CURLE_OK &&
 		request_size > 0)
-		tc_server_count_request(run->server, run->reqs[slot->reqno].attempts > 1);
+		tc_server_count_request(run->server, slot->retry);
 }
 
 /*
@@ -844,6 +896,7 @@ tc_run_drive(TcRun *run)
 			/* all done but the caller's work, if any is left */
 			if (run->work_pending)
 			{
+				tc_drive_others();
 				run->work_pending = run->work(run->arg);
 				continue;
 			}
@@ -886,7 +939,10 @@ tc_run_drive(TcRun *run)
 			tc_check_postmaster();
 		}
 		else if (run->work_pending)
+		{
+			tc_drive_others();
 			run->work_pending = run->work(run->arg);
+		}
 		else
 		{
 			/*
@@ -899,6 +955,24 @@ tc_run_drive(TcRun *run)
 			ResetLatch(MyLatch);
 		}
 	}
+}
+
+/*
+ * Between slices of a caller's work when the run has nothing in flight:
+ * let the transfers of other runs move on (a list's next page, asked for
+ * ahead), which nothing else would drive until their own run is finished.
+ */
+static void
+tc_drive_others(void)
+{
+	int			running;
+	CURLMcode	mc;
+
+	if (dlist_head_node(&tc_runs) == dlist_tail_node(&tc_runs))
+		return;					/* this run is the only one */
+	mc = tc_conn_perform(&running);
+	if (mc != CURLM_OK)
+		tc_multi_failed("curl_multi_perform", mc);
 }
 
 /*
@@ -1135,6 +1209,7 @@ tc_start_attempt(TcRun *run, int reqno)
 	slot->finished = false;
 	slot->result = CURLE_OK;
 	slot->reqno = reqno;
+	slot->retry = req->attempts > 0;
 	slot->buf = NULL;
 	slot->len = 0;
 	slot->cap = 0;
@@ -1713,18 +1788,24 @@ tc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * Destroy the runs started at nestlevel or deeper.  Runs nest, so tc_runs is
- * ordered by nest level: take them from the innermost end.
+ * Destroy the runs started at nestlevel or deeper, innermost first.  Runs
+ * started ahead count as level 0: only the top transaction's end takes them.
+ * The list is not ordered by level (a run started ahead outlives the rounds
+ * after it), so all of it is looked at.
  */
 static void
 tc_abort_runs(int nestlevel)
 {
-	while (!dlist_is_empty(&tc_runs))
-	{
-		TcRun	   *run = dlist_tail_element(TcRun, node, &tc_runs);
+	dlist_node *cur = tc_runs.head.prev;
 
-		if (run->nestlevel < nestlevel)
-			break;
-		tc_run_destroy(run, true);
+	/* destroying a run unlinks it alone: the one before stays valid */
+	while (cur != &tc_runs.head)
+	{
+		dlist_node *before = cur->prev;
+		TcRun	   *run = dlist_container(TcRun, node, cur);
+
+		if (run->nestlevel >= nestlevel)
+			tc_run_destroy(run, true);
+		cur = before;
 	}
 }

@@ -20,9 +20,10 @@
  * themselves, so a numeric column gets 123456789012345678901234567890
  * exactly, and an int8 column refuses it with its own error.
  *
- * Everything lives in the memory context current when tc_json_parse is
- * called, and nothing outside palloc, so an ERROR anywhere frees it with
- * that context.  What this file must not do: raise errors about the text
+ * Everything is palloc'd, nothing is malloc'ed: the document in the memory
+ * context current when tc_json_parse is called, the text's copy and the
+ * tape there too, or in the caller's TcJsonBuffer; an ERROR anywhere frees
+ * them with their context.  What this file must not do: raise errors about the text
  * (it says what is wrong, and the caller names the request in its message),
  * or know resources, columns or HTTP.
  *
@@ -50,6 +51,9 @@
  */
 #define TC_JSON_MAX_VALUES		1000000
 #define TC_JSON_MAX_CONTAINERS	50000
+
+/* The most nodes allocated before parsing (a few pages of calls' worth). */
+#define TC_JSON_INITIAL_NODES	65536
 
 /* The parser's state: where it is in the text, and the tape so far. */
 typedef struct TcJsonParser
@@ -98,9 +102,9 @@ tc_json_has_stop(uint64 w)
 	uint64		b = w ^ TC_BYTES('\\');
 	uint64		c = w & TC_BYTES(0xE0);
 
-	return (((q - TC_BYTES(1)) & ~q) |
-			((b - TC_BYTES(1)) & ~b) |
-			((c - TC_BYTES(1)) & ~c)) & TC_BYTES(0x80);
+	return ((((q - TC_BYTES(1)) & ~q) |
+			 ((b - TC_BYTES(1)) & ~b) |
+			 ((c - TC_BYTES(1)) & ~c)) & TC_BYTES(0x80)) != 0;
 }
 
 static bool tc_json_value(TcJsonParser *ps);
@@ -455,8 +459,11 @@ tc_json_parse(const char *text, size_t len, TcJsonBuffer *buffer,
 		return NULL;
 	}
 
-	/* about one node per 13 bytes in the API's answers */
-	want = (uint32) Min(len / 12 + 16, 2 * TC_JSON_MAX_VALUES);
+	/*
+	 * About one node per 13 bytes in the API's answers, and no more than a
+	 * list page's worth up front: a larger text grows the tape as it goes.
+	 */
+	want = (uint32) Min(len / 12 + 16, TC_JSON_INITIAL_NODES);
 	if (buffer == NULL)
 	{
 		ps.nodes = palloc(sizeof(TcJsonNode) * want);
@@ -782,12 +789,12 @@ tc_json_peek_last_string(const char *text, size_t len, const char *key,
 	open = close;
 	while (open > text && open[-1] != '"')
 	{
-		if (open[-1] == '\\' || (size_t) (close - open) >= outsize)
+		if (open[-1] == '\\')
 			return false;
 		open--;
 	}
-	if (open == text)
-		return false;
+	if (open == text || (size_t) (close - open) >= outsize)
+		return false;				/* no quote, or no room for it and a NUL */
 	p = open - 1;				/* at the opening quote */
 
 	/* then ':' and "key" before it */

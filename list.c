@@ -158,6 +158,7 @@ struct TcListSet
 	 */
 	uint64		ahead;			/* tc_http_start's handle; 0: none */
 	TcRoundReq *ahead_round;
+	int			ahead_nreqs;
 	char	   *ahead_cursor;	/* the guessed cursor; NULL: not a guess */
 	MemoryContext aheadcxt[2];	/* their requests and answers, in turn */
 	int			ahead_turn;
@@ -668,6 +669,7 @@ tc_listset_ask_ahead(TcListSet *set)
 	if (nreqs > 0)
 	{
 		set->ahead_round = set->round;
+		set->ahead_nreqs = nreqs;
 		set->ahead_cursor = NULL;
 		set->ahead = tc_http_start(reqs, nreqs, set->opts, set->stats,
 								   tc_listset_done, set, true);
@@ -724,6 +726,7 @@ tc_list_guess_ahead(TcListSet *set, TcList *list, const TcHttpRequest *req)
 		set->ahead_round = palloc0(sizeof(TcRoundReq));
 		set->ahead_round[0].list = list;
 		set->ahead_round[0].item = -1;
+		set->ahead_nreqs = 1;
 		set->ahead_cursor = cursor;
 		set->ahead = tc_http_start(reqs, 1, set->opts, set->stats,
 								   tc_listset_done, set, true);
@@ -760,6 +763,7 @@ tc_listset_memory_gone(void *arg)
 static void
 tc_listset_round(TcListSet *set)
 {
+	bool		asked = false;
 	int			i;
 
 	MemoryContextReset(set->outcxt);
@@ -773,9 +777,16 @@ tc_listset_round(TcListSet *set)
 
 		set->ahead = 0;
 		set->round = set->ahead_round;
-		tc_http_finish(handle, tc_listset_work);
+		if (tc_http_finish(handle, tc_listset_work))
+			asked = true;
+		else
+		{
+			/* dropped as stale (see tc_http_finish): ask again below */
+			for (i = 0; i < set->ahead_nreqs; i++)
+				set->ahead_round[i].list->finished = false;
+		}
 	}
-	else
+	if (!asked)
 	{
 		MemoryContext oldcxt;
 		TcHttpRequest *reqs;

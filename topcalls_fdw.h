@@ -165,8 +165,8 @@ extern void tc_http_run(TcHttpRequest *reqs, int nreqs, const TcOptions *opts,
 						TcHttpWorkFn work, void *arg);
 extern uint64 tc_http_start(TcHttpRequest *reqs, int nreqs,
 							const TcOptions *opts, TcHttpStats *stats,
-							TcHttpDoneFn done, void *arg, bool send_now);
-extern void tc_http_finish(uint64 handle, TcHttpWorkFn work);
+							TcHttpDoneFn done, void *arg, bool ahead);
+extern bool tc_http_finish(uint64 handle, TcHttpWorkFn work);
 extern void tc_http_abandon(uint64 handle, bool bodies_gone);
 extern void tc_http_forget_connections(void);
 

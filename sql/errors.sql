@@ -195,6 +195,17 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
   RAISE NOTICE '%: message of % characters', SQLSTATE, length(SQLERRM);
 END $$;
+-- the longest next_cursor taken is 4096 bytes, and a longer one is never
+-- sent, not even ahead of the page's check (4096 and 4097 bytes)
+SELECT standin_reset();
+SELECT standin_faults(format('[{"kind": "list", "path_regex": "limit=200$", "status": 200, "json": {"data": [], "next_cursor": "%s"}}, {"kind": "list", "status": 200, "json": {"data": [], "next_cursor": null}}]', repeat('c', 4096))::jsonb);
+SELECT count(*) FROM topcalls_phone_numbers;
+SELECT length(r) FROM standin_requests() r;
+SELECT standin_reset();
+SELECT standin_faults(format('[{"kind": "list", "path_regex": "limit=200$", "status": 200, "json": {"data": [], "next_cursor": "%s"}}]', repeat('c', 4097))::jsonb);
+SELECT count(*) FROM topcalls_phone_numbers;
+\echo :LAST_ERROR_SQLSTATE
+SELECT length(r) FROM standin_requests() r;
 -- a long run of empty pages, each naming a next page, is an error too (the
 -- 101st page was asked for on the 100th page's cursor, before that page was
 -- found empty)

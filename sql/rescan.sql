@@ -48,6 +48,34 @@ FETCH 12 FROM sc;
 FETCH BACKWARD 2 FROM sc;
 FETCH FIRST FROM sc;
 COMMIT;
+-- the page asked for ahead belongs to the cursor, not to a savepoint: one
+-- released after the FETCH that asked for it, then another rolled back
+-- (as psql's ON_ERROR_ROLLBACK does around each statement), leave it be
+SELECT standin_reset();
+BEGIN;
+DECLARE c CURSOR FOR SELECT id FROM small_page_numbers;
+SAVEPOINT a;
+FETCH 8 FROM c;
+RELEASE a;
+SAVEPOINT b;
+SELECT 1/0;
+ROLLBACK TO b;
+FETCH 12 FROM c;
+SELECT (s->>'lists')::int AS lists FROM standin_stats() s;
+COMMIT;
+-- a page asked for ahead and left waiting for half of timeout_ms or more is
+-- asked for again (libcurl's timeout counts from the request, and would cut
+-- it): the rows are right, and the API saw the page twice
+ALTER SERVER small_pages OPTIONS (ADD timeout_ms '1000');
+SELECT standin_reset();
+BEGIN;
+DECLARE c CURSOR FOR SELECT id FROM small_page_numbers;
+FETCH 8 FROM c;
+SELECT pg_sleep(0.6);
+FETCH 12 FROM c;
+COMMIT;
+SELECT standin_requests();
+ALTER SERVER small_pages OPTIONS (DROP timeout_ms);
 -- WITH HOLD: read to the end at COMMIT, fetched from afterwards
 SELECT standin_reset();
 BEGIN;
