@@ -19,7 +19,7 @@ use lib $FindBin::RealBin;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use TcTap qw(require_env psql_do standin standin_stat create_db add_server);
+use TcTap qw(require_env psql_do standin standin_stat create_db add_server wait_for);
 use Test::More;
 
 my ($api_url) = require_env(qw(TC_API_URL));
@@ -37,6 +37,12 @@ add_server($db, 'topcalls', "base_url '$api_url', max_concurrency '256'",
 my $ids = "ARRAY(SELECT format('00000000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid"
   . " FROM generate_series(1, 100) i)";
 
+# The stand-in's in_flight_peak counts every client: requests that earlier
+# tests left sleeping there (008's 30 s delay, the cancel tests' waits) would
+# count as ours, so wait until they are gone.
+ok(wait_for(sub { standin_stat('in_flight') == 0 })
+	  || wait_for(sub { standin_stat('in_flight') == 0 }),
+	'no request of an earlier test is still in flight at the stand-in');
 standin('reset', '{}');
 standin('config', '{"count": 200, "latency_ms": 100}');
 is(psql_do($db, "SELECT count(*), count(DISTINCT number) FROM phone_numbers WHERE id = ANY ($ids)", $node),
