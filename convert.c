@@ -31,6 +31,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "compat.h"
 #include "topcalls_fdw.h"
@@ -50,6 +51,33 @@ typedef struct TcJsonRef
 	const TcJson *doc;			/* NULL: none */
 	int			v;
 } TcJsonRef;
+
+/*
+ * Key hints.  The objects of a list come with their keys in one order, row
+ * after row, so each member's key is first compared with the key seen at
+ * its position in the previous row: one comparison finds its column.  Only
+ * a key that differs is searched for among the columns (and remembered).
+ * Escaped keys, keys longer than TC_KEY_HINT_LEN and members beyond
+ * TC_MAX_KEY_HINTS are searched for every time.
+ */
+#define TC_KEY_HINT_LEN			48
+#define TC_MAX_KEY_HINTS		64
+#define TC_KEY_HINT_UNSET		(-2)
+
+typedef struct TcKeyHint
+{
+	int			col;			/* the key's column; -1: none;
+								 * TC_KEY_HINT_UNSET: nothing remembered */
+	uint32		len;
+	char		name[TC_KEY_HINT_LEN];
+} TcKeyHint;
+
+/* Does col read a field of the row object itself (not '*', not '^x')? */
+static inline bool
+tc_is_own_field(const TcColumn *col)
+{
+	return col->field != NULL && !col->whole_object && !col->from_parent;
+}
 
 /* What the error context callback needs to name the culprit. */
 typedef struct TcConvertContext
@@ -302,6 +330,54 @@ tc_input_utc(TcColumn *col, char *text)
 	return result;
 }
 
+/* A hexadecimal digit's value, or -1. */
+static inline int
+tc_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;					/* lower case */
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * tc_uuid_fast
+ *		Read a uuid in its canonical form, 8-4-4-4-12 hexadecimal digits of
+ *		either case, into *uuid, as uuid_in would (which calls strtoul for
+ *		each byte).  False for any other text, which uuid_in reads or
+ *		refuses with its own error.
+ */
+static bool
+tc_uuid_fast(const char *text, pg_uuid_t *uuid)
+{
+	int			byte = 0;
+	int			i = 0;
+
+	while (byte < UUID_LEN)
+	{
+		int			hi,
+					lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (text[i] != '-')
+				return false;
+			i++;
+		}
+		hi = tc_hex_value(text[i]);
+		if (hi < 0)
+			return false;
+		lo = tc_hex_value(text[i + 1]);
+		if (lo < 0)
+			return false;
+		uuid->data[byte++] = (unsigned char) (hi << 4 | lo);
+		i += 2;
+	}
+	return text[i] == '\0';
+}
+
 /* The column's value from text in the database encoding. */
 static Datum
 tc_input_value(TcColumn *col, char *text)
@@ -311,6 +387,14 @@ tc_input_value(TcColumn *col, char *text)
 	/* the instant as timestamptz_in reads it; a timestamp's is the same */
 	if (col->fast_instant && tc_instant_fast(text, &ts))
 		return TimestampTzGetDatum(ts);
+	if (col->fast_uuid)
+	{
+		pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
+
+		if (tc_uuid_fast(text, uuid))
+			return UUIDPGetDatum(uuid);
+		pfree(uuid);
+	}
 	if (col->utc_instant)
 		return tc_input_utc(col, text);
 	return InputFunctionCall(&col->infunc, text, col->ioparam, col->typmod);
@@ -342,6 +426,8 @@ tc_converter_create(Relation rel, const TcResource *resource,
 										 ALLOCSET_SMALL_SIZES);
 	conv->answercxt = AllocSetContextCreate(cxt, "topcalls_fdw answer",
 											ALLOCSET_DEFAULT_SIZES);
+	conv->cxt = cxt;
+	conv->field_nodes = palloc(sizeof(int) * Max(conv->natts, 1));
 	conv->values = palloc(sizeof(Datum) * Max(conv->natts, 1));
 	conv->nulls = palloc(sizeof(bool) * Max(conv->natts, 1));
 
@@ -382,24 +468,119 @@ tc_converter_create(Relation rel, const TcResource *resource,
 		}
 		col->fast_instant = att->atttypmod < 0 &&
 			(att->atttypid == TIMESTAMPTZOID || att->atttypid == TIMESTAMPOID);
+		col->fast_uuid = att->atttypid == UUIDOID;
+	}
+
+	/* columns of one own field share its value (see tc_match_fields) */
+	for (i = 0; i < conv->natts; i++)
+	{
+		TcColumn   *col = &conv->cols[i];
+		int			j;
+
+		col->same_field_as = -1;
+		if (!tc_is_own_field(col))
+			continue;
+		for (j = 0; j < i; j++)
+		{
+			if (tc_is_own_field(&conv->cols[j]) &&
+				conv->cols[j].same_field_as < 0 &&
+				strcmp(conv->cols[j].field, col->field) == 0)
+			{
+				col->same_field_as = j;
+				break;
+			}
+		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return conv;
 }
 
+/* The first column whose own field is key node k of doc, or -1. */
+static int
+tc_column_of_key(const TcConverter *conv, const TcJson *doc, int k)
+{
+	int			i;
+
+	for (i = 0; i < conv->natts; i++)
+	{
+		const TcColumn *col = &conv->cols[i];
+
+		if (tc_is_own_field(col) && col->same_field_as < 0 &&
+			tc_json_key_is(doc, k, col->field, col->field_len))
+			return i;
+	}
+	return -1;
+}
+
 /*
- * The value of field for a row: a row's own field, or ("^x") field x of the
- * parent object the row is nested in.  The detail object, when there is
- * one, has the item's fields and more; a field it lacks is looked up in the
- * list item, so that one missing from either endpoint reads from the other.
+ * The value nodes of object obj's fields that columns need, found in one
+ * pass over its members (see TcKeyHint), into conv->field_nodes.  When a
+ * key is given twice, the last wins, as in jsonb (and tc_json_field).
+ */
+static void
+tc_match_fields(TcConverter *conv, const TcJson *doc, int obj)
+{
+	uint32		count = doc->nodes[obj].count;
+	int			k = obj + 1;
+	uint32		j;
+	int			i;
+
+	for (i = 0; i < conv->natts; i++)
+		conv->field_nodes[i] = -1;
+	if (conv->key_hints == NULL)
+	{
+		conv->key_hints = MemoryContextAlloc(conv->cxt,
+											 sizeof(TcKeyHint) * TC_MAX_KEY_HINTS);
+		for (j = 0; j < TC_MAX_KEY_HINTS; j++)
+			conv->key_hints[j].col = TC_KEY_HINT_UNSET;
+	}
+	for (j = 0; j < count; j++)
+	{
+		const TcJsonNode *key = &doc->nodes[k];
+		const char *name = doc->text + key->start;
+		TcKeyHint  *hint = j < TC_MAX_KEY_HINTS ? &conv->key_hints[j] : NULL;
+		int			col;
+
+		if (hint != NULL && hint->col != TC_KEY_HINT_UNSET && !key->escaped &&
+			key->len == hint->len && memcmp(name, hint->name, key->len) == 0)
+			col = hint->col;
+		else
+		{
+			col = tc_column_of_key(conv, doc, k);
+			if (hint != NULL)
+			{
+				if (!key->escaped && key->len <= TC_KEY_HINT_LEN)
+				{
+					hint->col = col;
+					hint->len = key->len;
+					memcpy(hint->name, name, key->len);
+				}
+				else
+					hint->col = TC_KEY_HINT_UNSET;
+			}
+		}
+		if (col >= 0)
+			conv->field_nodes[col] = k + 1;
+		k = doc->nodes[k + 1].after;
+	}
+}
+
+/*
+ * The value of column attidx for a row: a row's own field (found by
+ * tc_match_fields), or ("^x") field x of the parent object the row is
+ * nested in.  The detail object, when there is one, has the item's fields
+ * and more; a parent field it lacks is looked up in the list item, so that
+ * one missing from either endpoint reads from the other.
  * The doc of each is given with it.  Returns false when missing or JSON
  * null.
  */
 static bool
-tc_row_field(const TcColumn *col, const TcJsonRef *row,
+tc_row_field(const TcConverter *conv, int attidx, const TcJsonRef *row,
 			 const TcJsonRef *parent, const TcJsonRef *parent_detail,
 			 TcJsonRef *val)
 {
+	const TcColumn *col = &conv->cols[attidx];
+
 	if (col->from_parent)
 	{
 		if (parent_detail->doc != NULL)
@@ -422,7 +603,8 @@ tc_row_field(const TcColumn *col, const TcJsonRef *row,
 	*val = *row;
 	if (col->whole_object)
 		return true;
-	val->v = tc_json_field(row->doc, row->v, col->field, col->field_len);
+	/* found by tc_match_fields */
+	val->v = conv->field_nodes[col->same_field_as >= 0 ? col->same_field_as : attidx];
 	return val->v >= 0 && tc_json_kind(row->doc, val->v) != TC_JSON_KIND_NULL;
 }
 
@@ -454,6 +636,7 @@ tc_convert_row(TcConverter *conv, const TcJsonRef *row,
 						   conv->relname,
 						   tc_json_kind_name(tc_json_kind(row->doc, row->v)))));
 
+	tc_match_fields(conv, row->doc, row->v);
 	MemoryContextReset(conv->rowcxt);
 	oldcxt = MemoryContextSwitchTo(conv->rowcxt);
 
@@ -478,7 +661,7 @@ tc_convert_row(TcConverter *conv, const TcJsonRef *row,
 		if (col->field == NULL)
 			continue;			/* dropped, or not needed */
 
-		if (!tc_row_field(col, row, parent, parent_detail, &val))
+		if (!tc_row_field(conv, i, row, parent, parent_detail, &val))
 			continue;			/* missing or JSON null: SQL NULL */
 
 		ctx.attidx = i;

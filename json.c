@@ -669,8 +669,11 @@ tc_json_string_len(const TcJson *doc, int v)
 	return len;
 }
 
-/* Is the key node k equal to name (of namelen bytes)? */
-static bool
+/*
+ * tc_json_key_is
+ *		Is the key node k equal to name (of namelen bytes), once unescaped?
+ */
+bool
 tc_json_key_is(const TcJson *doc, int k, const char *name, size_t namelen)
 {
 	const TcJsonNode *key = &doc->nodes[k];

@@ -474,6 +474,8 @@ extern char *tc_json_text(const TcJson *doc, int v, size_t *len);
 extern size_t tc_json_string_len(const TcJson *doc, int v);
 extern int	tc_json_field(const TcJson *doc, int obj, const char *name,
 						  size_t namelen);
+extern bool tc_json_key_is(const TcJson *doc, int k, const char *name,
+						   size_t namelen);
 extern int *tc_json_elements(const TcJson *doc, int arr, int *n);
 extern bool tc_json_peek_last_string(const char *text, size_t len,
 									 const char *key, char *out,
@@ -521,6 +523,10 @@ typedef struct TcColumn
 								 * own form is read without the input
 								 * function (see tc_instant_in) */
 	FmgrInfo	datefunc;		/* date(timestamptz), for to_date */
+	bool		fast_uuid;		/* uuid: the canonical form is read without
+								 * the input function (see tc_uuid_fast) */
+	int			same_field_as;	/* an earlier column of the same own field,
+								 * whose value this one shares; -1: none */
 } TcColumn;
 
 typedef struct TcConverter
@@ -534,6 +540,11 @@ typedef struct TcConverter
 	bool	   *nulls;
 	MemoryContext rowcxt;		/* reset for each converted object */
 	MemoryContext answercxt;	/* a lookup's parsed answer, reset after it */
+	MemoryContext cxt;			/* the converter's own */
+	int		   *field_nodes;	/* per column: its own field's value node in
+								 * the current row, -1: missing */
+	struct TcKeyHint *key_hints;	/* per member position: the key seen
+									 * there last, and its column */
 } TcConverter;
 
 /* Tuples collected in a context of their own choosing. */
