@@ -652,7 +652,7 @@ $py$''')
         self.say("  each FDW run is checked to have read exactly the floor's pages "
                  "(the stand-in's request log)")
 
-        def scan_and_floor(n, lat, reps, label):
+        def scan_and_floor(n, lat, reps, label, local=False):
             # The reference pages, with every row checked once (untimed, at 0 ms).
             self.standin.prepare(1000, 0, calls=n)
             ref = self.calls_floor(collect=True)
@@ -688,14 +688,35 @@ $py$''')
                              % (r + 1, times["floor"][-1], n / times["floor"][-1],
                                 times["sum"][-1], n / times["sum"][-1], times["sum_cpu"][-1],
                                 times["all"][-1], n / times["all"][-1], times["all_cpu"][-1]))
+                if local:
+                    # PostgreSQL alone: the same queries over a local copy
+                    # of the rows, to show what their SQL costs without
+                    # the API, the JSON and the FDW.
+                    self.standin.prepare(1000, 0, calls=n)
+                    cur.execute("CREATE TEMP TABLE local_calls AS SELECT %s FROM tcb.calls"
+                                % ", ".join(CALL_LIST_COLUMNS))
+                    cur.execute("VACUUM ANALYZE local_calls")
+                    times["local_sum"], times["local_all"] = [], []
+                    for r in range(reps):
+                        for name, sql in (("sum", sum_sql), ("all", all_sql)):
+                            t, rows = self.timed(cur, sql.replace("tcb.calls", "local_calls"))
+                            expect = expect_sum if name == "sum" else (n, all_value)
+                            if tuple(rows[0]) != expect:
+                                fail("%s local %s: got %r, expected %r"
+                                     % (label, name, tuple(rows[0]), expect))
+                            times["local_" + name].append(t)
+                    cur.execute("DROP TABLE local_calls")
             med = {k: statistics.median(v) for k, v in times.items()}
             med.update(n=n, pages=pages)
             return med
 
         self.say("  'CPU': the backend's user + system CPU time during the statement "
                  "(/proc/<pid>/stat)")
-        med = scan_and_floor(n, 0, a.fast_reps, "(e) 0 ms")
+        med = scan_and_floor(n, 0, a.fast_reps, "(e) 0 ms", local=True)
         self.results["e"] = med
+        self.say("  PostgreSQL alone, the same queries over a local copy of the rows: sum %.3f s, "
+                 "all %.3f s (%.2fx the floor's time)"
+                 % (med["local_sum"], med["local_all"], med["local_all"] / med["floor"]))
         self.say("  medians (%d pages): floor %.0f rows/s; FDW sum %.0f rows/s (%.2fx the "
                  "floor), all %.0f rows/s (%.2fx); backend CPU %.1f / %.1f ms a page"
                  % (med["pages"], n / med["floor"], n / med["sum"], med["floor"] / med["sum"],
@@ -763,7 +784,7 @@ $py$''')
                         cur, "(f) full scan", "SELECT count(*) FROM tcb.calls", (n,))
                     full_times.append(t)
                 full = statistics.median(full_times)
-            for r in range(a.fast_reps):
+            for r in range(a.f_reps):
                 self.standin.prepare(1000, 0, calls=n)
                 t, st, _, _ = self.run_calls_query(cur, "(f)", sql, (day_calls,))
                 self.check_same_pages("(f)", ref["paths"])
@@ -996,6 +1017,10 @@ $py$''')
                  "%.0f rows/s, backend CPU %.2f s" % (n / re_["sum"], re_["sum_cpu"])),
                 ("    FDW all %d list columns" % len(CALL_LIST_COLUMNS), "%.3f s" % re_["all"],
                  "%.0f rows/s, backend CPU %.2f s" % (n / re_["all"], re_["all_cpu"])),
+                ("    the same two on a local copy", "%.3f / %.3f s" % (re_["local_sum"],
+                                                                      re_["local_all"]),
+                 "PostgreSQL alone: 'all' is %.2fx the floor's time"
+                 % (re_["local_all"] / re_["floor"])),
                 ("(e') scan of %d calls, %d ms, %d pages" % (r20["n"], r20["lat"], r20["pages"]),
                  "", ""),
                 ("    pages x %d ms" % r20["lat"], "%.3f s" % r20["ideal"], ""),
@@ -1064,8 +1089,8 @@ $py$''')
         checks += more_checks
 
         self.say()
-        self.say("=== Side by side (medians: %d runs for fast parts, %d for slow ones) ==="
-                 % (a.fast_reps, a.slow_reps))
+        self.say("=== Side by side (medians: %d runs for fast parts, %d for slow ones, "
+                 "%d for (f)) ===" % (a.fast_reps, a.slow_reps, a.f_reps))
         for name, val, note in rows:
             self.say("  %-38s %10s  %s" % (name, val, note))
         if "b" in R:
@@ -1127,6 +1152,8 @@ def main():
     p.add_argument("--join-calls", type=int, default=12000, help="calls of (h)")
     p.add_argument("--fast-reps", type=int, default=5)
     p.add_argument("--slow-reps", type=int, default=3)
+    p.add_argument("--f-reps", type=int, default=15,
+                   help="runs of (f), whose 10 ms statements need more for a steady median")
     p.add_argument("--statement-timeout", type=int, default=180, help="seconds")
     p.add_argument("--parts", default="abcefghij",
                    help="which of a, b, c, e, f, g, h, i, j to run (d goes with a, b; "
