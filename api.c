@@ -271,8 +271,14 @@ tc_problem_read(const TcHttpRequest *req, char **title, char **detail,
 	if (req->body == NULL || req->body_len == 0)
 		return false;
 	doc = tc_json_parse(req->body, req->body_len, NULL, &error);
-	if (doc == NULL || tc_json_kind(doc, TC_JSON_ROOT) != TC_JSON_KIND_OBJECT)
+	if (doc == NULL)
 		return false;
+	if (tc_json_kind(doc, TC_JSON_ROOT) != TC_JSON_KIND_OBJECT)
+	{
+		pfree(doc->nodes);
+		pfree(doc);
+		return false;
+	}
 	val = tc_json_field(doc, TC_JSON_ROOT, "title", 5);
 	if (val >= 0 && tc_json_kind(doc, val) == TC_JSON_KIND_STRING &&
 		doc->nodes[val].len > 0)

@@ -195,16 +195,18 @@ tc_digits_value(const char *p, int n)
 }
 
 /*
- * The instant of text in the API's own form, "YYYY-MM-DDTHH:MM:SS", then
- * up to six digits of a second after a ".", then "Z" or "+HH:MM" or
- * "-HH:MM"; false for any other text.  Every field is range-checked, so
- * what this takes, timestamptz_in reads as the same instant.  It is only
- * the common case made cheap: a page of calls has 200 created_at to read
- * for the order check, and timestamptz_in (its general date parser) takes
- * longer than the rest of a row.
+ * tc_instant_try
+ *		The instant of text in the API's own form, "YYYY-MM-DDTHH:MM:SS",
+ *		then up to six digits of a second after a ".", then "Z" or "+HH:MM"
+ *		or "-HH:MM"; false, and no ERROR, for any other text.
+ *
+ * Every field is range-checked, so what this takes, timestamptz_in reads as
+ * the same instant.  It is only the common case made cheap: a page of calls
+ * has 200 created_at to read for the order check, and timestamptz_in (its
+ * general date parser) takes longer than the rest of a row.
  */
-static bool
-tc_instant_fast(const char *text, TimestampTz *result)
+bool
+tc_instant_try(const char *text, TimestampTz *result)
 {
 	int			year,
 				mon,
@@ -263,16 +265,6 @@ tc_instant_fast(const char *text, TimestampTz *result)
 	return true;
 }
 
-/*
- * tc_instant_try
- *		The instant of text when it is in the API's own form (see
- *		tc_instant_fast); false, and no ERROR, for any other text.
- */
-bool
-tc_instant_try(const char *text, TimestampTz *ts)
-{
-	return tc_instant_fast(text, ts);
-}
 
 /*
  * tc_instant_in
@@ -284,7 +276,7 @@ tc_instant_in(const char *text)
 {
 	TimestampTz ts;
 
-	if (tc_instant_fast(text, &ts))
+	if (tc_instant_try(text, &ts))
 		return ts;
 	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
 												   CStringGetDatum(text),
@@ -385,7 +377,7 @@ tc_input_value(TcColumn *col, char *text)
 	TimestampTz ts;
 
 	/* the instant as timestamptz_in reads it; a timestamp's is the same */
-	if (col->fast_instant && tc_instant_fast(text, &ts))
+	if (col->fast_instant && tc_instant_try(text, &ts))
 		return TimestampTzGetDatum(ts);
 	if (col->fast_uuid)
 	{
@@ -864,8 +856,10 @@ tc_page_parse(TcConverter *conv, const TcHttpRequest *req, MemoryContext cxt,
 		tc_json_kind(doc, cursor) != TC_JSON_KIND_NULL)
 	{
 		bool		is_string = tc_json_kind(doc, cursor) == TC_JSON_KIND_STRING;
-		size_t		len = is_string ? tc_json_string_len(doc, cursor) : 0;
+		size_t		len = 0;
 
+		if (is_string)
+			page->next_cursor = tc_json_text(doc, cursor, &len);
 		if (len > TC_CURSOR_MAX_LEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -878,7 +872,6 @@ tc_page_parse(TcConverter *conv, const TcHttpRequest *req, MemoryContext cxt,
 					 errmsg("invalid answer to %s", req->what),
 					 errdetail("\"next_cursor\" must be a non-empty string or null, got %s.",
 							   tc_json_kind_name(tc_json_kind(doc, cursor)))));
-		page->next_cursor = tc_json_text(doc, cursor, &len);
 	}
 
 	page->items = tc_json_elements(doc, data, &page->nitems);
@@ -923,18 +916,23 @@ tc_page_next_cursor(const TcParsedPage *page)
 	return page->next_cursor;
 }
 
-/* Item i's field, if it is a string that fits in size bytes, into buf. */
-static bool
-tc_page_item_short_string(const TcParsedPage *page, int i, const char *field,
-						  char *buf, size_t size)
+/* Item i's field when it is a string: its node; else -1. */
+static int
+tc_page_item_string(const TcParsedPage *page, int i, const char *field)
 {
-	const TcJson *doc = page->doc;
-	int			val = tc_json_field(doc, page->items[i], field, strlen(field));
-	const TcJsonNode *node;
+	int			val = tc_json_field(page->doc, page->items[i], field, strlen(field));
 
-	if (val < 0 || tc_json_kind(doc, val) != TC_JSON_KIND_STRING)
-		return false;
-	node = &doc->nodes[val];
+	if (val < 0 || tc_json_kind(page->doc, val) != TC_JSON_KIND_STRING)
+		return -1;
+	return val;
+}
+
+/* String node val, if it fits in size bytes with no NUL, into buf. */
+static bool
+tc_short_string(const TcJson *doc, int val, char *buf, size_t size)
+{
+	const TcJsonNode *node = &doc->nodes[val];
+
 	if (node->escaped)
 	{
 		size_t		len;
@@ -962,8 +960,9 @@ bool
 tc_page_item_id(const TcParsedPage *page, int i, char *out)
 {
 	char		buf[TC_ID_BUFSIZE];
+	int			val = tc_page_item_string(page, i, "id");
 
-	return tc_page_item_short_string(page, i, "id", buf, sizeof(buf)) &&
+	return val >= 0 && tc_short_string(page->doc, val, buf, sizeof(buf)) &&
 		tc_api_normalize_id(buf, out);
 }
 
@@ -978,11 +977,13 @@ tc_page_item_instant(const TcParsedPage *page, int i, const char *field,
 					 TimestampTz *ts)
 {
 	char		buf[TC_INSTANT_TEXT_MAX];
-	int			val;
+	int			val = tc_page_item_string(page, i, field);
 	size_t		len;
 	char	   *text;
 
-	if (tc_page_item_short_string(page, i, field, buf, sizeof(buf)))
+	if (val < 0)
+		return false;
+	if (tc_short_string(page->doc, val, buf, sizeof(buf)))
 	{
 		*ts = tc_instant_in(buf);
 		return true;
@@ -991,9 +992,6 @@ tc_page_item_instant(const TcParsedPage *page, int i, const char *field,
 	 * Long, or holding a NUL ("\u0000"): timestamptz_in says what is wrong
 	 * with the first, the UTF-8 check (as for a column) with the second.
 	 */
-	val = tc_json_field(page->doc, page->items[i], field, strlen(field));
-	if (val < 0 || tc_json_kind(page->doc, val) != TC_JSON_KIND_STRING)
-		return false;
 	text = tc_json_text(page->doc, val, &len);
 	if (strlen(text) != len)
 		(void) pg_verify_mbstr(PG_UTF8, text, (int) len, false);

@@ -651,25 +651,6 @@ tc_json_text(const TcJson *doc, int v, size_t *len)
 }
 
 /*
- * tc_json_string_len
- *		The unescaped length of string v (its bytes in the text, when it has
- *		no escape).
- */
-size_t
-tc_json_string_len(const TcJson *doc, int v)
-{
-	const TcJsonNode *node = &doc->nodes[v];
-	char	   *tmp;
-	size_t		len;
-
-	if (!node->escaped)
-		return node->len;
-	tmp = tc_json_text(doc, v, &len);
-	pfree(tmp);
-	return len;
-}
-
-/*
  * tc_json_key_is
  *		Is the key node k equal to name (of namelen bytes), once unescaped?
  */

@@ -608,11 +608,22 @@ tc_listset_requests(TcListSet *set, TcHttpRequest **reqs_out)
 }
 
 /*
+ * What any request sent early needs: the set is not done, no LIMIT has all
+ * it takes, and no details are fetched (they are asked for with the page
+ * they complete).
+ */
+static bool
+tc_listset_wants_pages_early(const TcListSet *set)
+{
+	return !set->details && !set->done &&
+		!(set->row_limit > 0 && set->rows_read >= set->row_limit);
+}
+
+/*
  * May the next round's requests be sent now, before the executor takes the
- * rows of this one?  Only next pages qualify: every list still to read has
- * been started (its first page may need the cache), none is replayed, no
- * LIMIT has all it takes, and no details are fetched (they are asked for
- * with the page they complete).
+ * rows of this one?  Only next pages qualify (tc_listset_wants_pages_early),
+ * and only when every list still to read has been started (its first page
+ * may need the cache) and none is replayed.
  */
 static bool
 tc_listset_may_ask_ahead(TcListSet *set)
@@ -620,8 +631,7 @@ tc_listset_may_ask_ahead(TcListSet *set)
 	bool		any = false;
 	int			i;
 
-	if (set->details || set->done ||
-		(set->row_limit > 0 && set->rows_read >= set->row_limit))
+	if (!tc_listset_wants_pages_early(set))
 		return false;
 	for (i = 0; i < set->nlists; i++)
 	{
@@ -711,8 +721,9 @@ tc_list_guess_ahead(TcListSet *set, TcList *list, const TcHttpRequest *req)
 	TcHttpRequest *reqs;
 	char	   *cursor;
 
-	if (set->nlists != 1 || set->details || set->row_limit > 0 ||
-		list->replay != NULL || req->from_cache || set->ahead != 0)
+	if (!tc_listset_wants_pages_early(set) || set->nlists != 1 ||
+		set->row_limit > 0 || list->replay != NULL || req->from_cache ||
+		set->ahead != 0)
 		return;
 	oldcxt = MemoryContextSwitchTo(tc_listset_ahead_context(set));
 	cursor = tc_page_peek_next_cursor(req);

@@ -471,7 +471,6 @@ extern TcJson *tc_json_parse(const char *text, size_t len,
 							  TcJsonBuffer *buffer, const char **error);
 extern const char *tc_json_kind_name(TcJsonKind kind);
 extern char *tc_json_text(const TcJson *doc, int v, size_t *len);
-extern size_t tc_json_string_len(const TcJson *doc, int v);
 extern int	tc_json_field(const TcJson *doc, int obj, const char *name,
 						  size_t namelen);
 extern bool tc_json_key_is(const TcJson *doc, int k, const char *name,
