@@ -15,7 +15,8 @@ OBJS = \
 	scan.o \
 	shared.o \
 	stats.o \
-	topcalls_fdw.o
+	topcalls_fdw.o \
+	transfer.o
 
 EXTENSION = topcalls_fdw
 DATA = topcalls_fdw--1.0.sql topcalls_fdw--1.0--1.1.sql
@@ -59,7 +60,8 @@ tc-standin-env:
 
 # Every object depends on the one shared header (PGXS does not track it).
 $(OBJS): topcalls_fdw.h compat.h
-http.o connection.o: connection.h
+http.o connection.o transfer.o: connection.h
+http.o transfer.o: transfer.h
 
 # `make dist`: the PGXN release zip, topcalls_fdw-<META.json's version>.zip,
 # of the committed HEAD (not of uncommitted changes), every file under

@@ -4,8 +4,8 @@
  *		  Shared declarations for topcalls_fdw.
  *
  * One header for the whole extension, as postgres_fdw has.  It must not
- * include libcurl's headers: curl stays inside http.c and connection.c
- * (whose own header is connection.h).
+ * include libcurl's headers: curl stays inside http.c, transfer.c and
+ * connection.c (whose own headers are transfer.h and connection.h).
  *
  * Copyright (c) 2026, the topcalls_fdw authors
  *
@@ -89,8 +89,8 @@ extern const char *tc_effective_field(const struct TcResource *resource,
 extern void tc_register_invalidation(void);
 
 /* ------------------------------------------------------------------------
- * http.c: HTTP transfers (with connection.c, the only files that include
- * curl.h).
+ * http.c: HTTP transfers (with transfer.c and connection.c, the only files
+ * that include curl.h).
  * ------------------------------------------------------------------------
  */
 
