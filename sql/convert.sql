@@ -205,6 +205,19 @@ SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
   '\"next_cursor\": null}"}]');
 SELECT id, a, b, b_again, c FROM key_orders ORDER BY id;
 SELECT standin_faults('[]');
+-- strings are scanned sixteen and eight bytes at a time: stop bytes (an
+-- escaped quote, an escaped backslash, a raw control character) on either
+-- side of those boundaries are all seen
+SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
+  '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"a\": \"0123456789abcde\\\"0123456789abcdef\\\\0123456789abcd\\u00e9-end\"},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000002\", \"a\": \"0123456789abcdef0123456789abcdef01234567\"}],'
+  '\"next_cursor\": null}"}]');
+SELECT id, a, length(a) FROM key_orders ORDER BY id;
+SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
+  '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"a\": \"0123456789abcdef0\tx\"}],'
+  '\"next_cursor\": null}"}]');
+SELECT id, a FROM key_orders;
+SELECT standin_faults('[]');
 DROP FOREIGN TABLE key_orders;
 
 -- uuids: the canonical form of either case is read without uuid_in, which
