@@ -472,6 +472,7 @@ tc_converter_create(Relation rel, const TcResource *resource,
 		col->same_field_as = -1;
 		if (!tc_is_own_field(col))
 			continue;
+		conv->any_own_field = true;
 		for (j = 0; j < i; j++)
 		{
 			if (tc_is_own_field(&conv->cols[j]) &&
@@ -519,6 +520,9 @@ tc_match_fields(TcConverter *conv, const TcJson *doc, int obj)
 
 	for (i = 0; i < conv->natts; i++)
 		conv->field_nodes[i] = -1;
+	/* count(*), or only "*" and "^x" columns: no key needs looking at */
+	if (!conv->any_own_field)
+		return;
 	if (conv->key_hints == NULL)
 	{
 		conv->key_hints = MemoryContextAlloc(conv->cxt,
@@ -628,9 +632,10 @@ tc_convert_row(TcConverter *conv, const TcJsonRef *row,
 						   conv->relname,
 						   tc_json_kind_name(tc_json_kind(row->doc, row->v)))));
 
-	tc_match_fields(conv, row->doc, row->v);
 	MemoryContextReset(conv->rowcxt);
 	oldcxt = MemoryContextSwitchTo(conv->rowcxt);
+	/* in the row's context: an escaped key is unescaped to be compared */
+	tc_match_fields(conv, row->doc, row->v);
 
 	ctx.conv = conv;
 	ctx.attidx = -1;

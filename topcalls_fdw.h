@@ -544,6 +544,8 @@ typedef struct TcConverter
 								 * the current row, -1: missing */
 	struct TcKeyHint *key_hints;	/* per member position: the key seen
 									 * there last, and its column */
+	bool		any_own_field;	/* some needed column reads a field of the
+								 * row itself */
 } TcConverter;
 
 /* Tuples collected in a context of their own choosing. */

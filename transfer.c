@@ -13,6 +13,8 @@
  *	- raise an ERROR (or anything else that longjmps) inside a libcurl
  *	  callback: the write callback only records trouble in the slot, and
  *	  tc_finish_attempt reports it once curl has returned.
+ *	- put the API key into any message, or turn on CURLOPT_VERBOSE (which
+ *	  would log the Authorization header): the options are set here.
  *	- schedule anything: which request goes next, the rate limiter, the
  *	  answer cache and the waits are http.c's.
  *	- know anything about TopCalls (api.c's business).

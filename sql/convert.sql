@@ -201,7 +201,9 @@ SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
   '{\"id\": \"00000000-0000-4000-8000-000000000004\", \"\\u0061\": \"a4\", \"b\": \"b4\"},'
   '{\"id\": \"00000000-0000-4000-8000-000000000005\", \"x\": 0, \"a\": \"a5\", \"b\": \"b5\", \"c\": 5},'
   '{\"id\": \"00000000-0000-4000-8000-000000000006\"},'
-  '{\"id\": \"00000000-0000-4000-8000-000000000007\", \"a\": \"a7\", \"b\": \"b7\", \"c\": 7}],'
+  '{\"id\": \"00000000-0000-4000-8000-000000000007\", \"a\": \"a7\", \"b\": \"b7\", \"c\": 7},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000008\", \"\\u0061\": \"a8\", \"b\": \"b8\", \"c\": 8},'
+  '{\"id\": \"00000000-0000-4000-8000-000000000009\", \"a\": \"a9\", \"b\": \"b9\", \"c\": 9}],'
   '\"next_cursor\": null}"}]');
 SELECT id, a, b, b_again, c FROM key_orders ORDER BY id;
 SELECT standin_faults('[]');
@@ -217,8 +219,42 @@ SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
   '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"a\": \"0123456789abcdef0\tx\"}],'
   '\"next_cursor\": null}"}]');
 SELECT id, a FROM key_orders;
+-- and a raw control character as the 16th or the 17th byte of a string
+SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
+  '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"a\": \"0123456789abcde\nx\"}],'
+  '\"next_cursor\": null}"}]');
+SELECT id, a FROM key_orders;
+SELECT standin_faults('[{"kind": "list", "replace_body": "{\"data\": ['
+  '{\"id\": \"00000000-0000-4000-8000-000000000001\", \"a\": \"0123456789abcdef\u0001\"}],'
+  '\"next_cursor\": null}"}]');
+SELECT id, a FROM key_orders;
 SELECT standin_faults('[]');
 DROP FOREIGN TABLE key_orders;
+
+-- more members than there are key hints (64), and a key longer than a hint
+-- holds (48 bytes), at positions that move from row to row
+CREATE FOREIGN TABLE wide_rows (id uuid,
+  long_key text OPTIONS (field 'a_key_longer_than_the_forty_eight_bytes_of_a_hint'),
+  last text OPTIONS (field 'last'), f3 integer OPTIONS (field 'f3'))
+  SERVER topcalls;
+WITH filler AS (
+  SELECT string_agg(format('"f%s": %s', n, n), ', ' ORDER BY n) AS f
+    FROM generate_series(1, 70) AS n),
+rows AS (
+  SELECT format('{"id": "00000000-0000-4000-8000-000000000001", %s, '
+                '"a_key_longer_than_the_forty_eight_bytes_of_a_hint": "long 1", "last": "last 1"}', f) AS r1,
+         format('{"id": "00000000-0000-4000-8000-000000000002", '
+                '"a_key_longer_than_the_forty_eight_bytes_of_a_hint": "long 2", %s, "last": "last 2"}', f) AS r2,
+         format('{"id": "00000000-0000-4000-8000-000000000003", %s, '
+                '"a_key_longer_than_the_forty_eight_bytes_of_a_hint": "long 3", "last": "last 3"}', f) AS r3,
+         format('{"id": "00000000-0000-4000-8000-000000000004", "last": "last 4", %s}', f) AS r4
+    FROM filler)
+SELECT standin_faults(json_build_array(json_build_object('kind', 'list',
+  'replace_body', format('{"data": [%s, %s, %s, %s], "next_cursor": null}', r1, r2, r3, r4)))::jsonb)
+  FROM rows;
+SELECT id, long_key, last, f3 FROM wide_rows ORDER BY id;
+SELECT standin_faults('[]');
+DROP FOREIGN TABLE wide_rows;
 
 -- uuids: the canonical form of either case is read without uuid_in, which
 -- must give the same value; the other forms it accepts go to it, and so do
