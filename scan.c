@@ -318,15 +318,48 @@ tcEndForeignScan(ForeignScanState *node)
  * ------------------------------------------------------------------------
  */
 
-/* A value of a column's type as text, through the type's output function. */
-static char *
-tc_datum_text(Datum value, Oid type)
+/*
+ * tc_value_texts
+ *		The texts of value, of type "type": the value itself, or with
+ *		is_array the elements of the array it is, through their type's output
+ *		function, in the current memory context.  NULLs give nothing; *count
+ *		says how many texts there are.  The planner (to check constants
+ *		against a filter's accepted values) and the executor (to send them)
+ *		both read condition values this way.
+ */
+char **
+tc_value_texts(Datum value, Oid type, bool is_array, int *count)
 {
+	Datum	   *elems = &value;
+	bool	   *nulls = NULL;
+	int			nelems = 1;
 	Oid			outfunc;
 	bool		isvarlena;
+	char	  **out;
+	int			n = 0;
+	int			i;
 
+	if (is_array)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		type = ARR_ELEMTYPE(arr);
+		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, type, typlen, typbyval, typalign,
+						  &elems, &nulls, &nelems);
+	}
 	getTypeOutputInfo(type, &outfunc, &isvarlena);
-	return OidOutputFunctionCall(outfunc, value);
+	out = palloc(sizeof(char *) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+	{
+		if (nulls == NULL || !nulls[i])
+			out[n++] = OidOutputFunctionCall(outfunc, elems[i]);
+	}
+	*count = n;
+	return out;
 }
 
 static int
@@ -393,11 +426,8 @@ tc_eval_values(ExprState *expr, bool is_array, bool as_ids,
 {
 	bool		isnull;
 	Datum		value;
-	Datum	   *elems;
-	bool	   *nulls;
-	Oid			type;
-	int			nelems;
 	char	  **out;
+	int			nelems;
 	int			n = 0;
 	int			i;
 
@@ -407,34 +437,12 @@ tc_eval_values(ExprState *expr, bool is_array, bool as_ids,
 		*count = 0;
 		return NULL;
 	}
-	if (is_array)
-	{
-		ArrayType  *arr = DatumGetArrayTypeP(value);
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		type = ARR_ELEMTYPE(arr);
-		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, type, typlen, typbyval, typalign,
-						  &elems, &nulls, &nelems);
-	}
-	else
-	{
-		type = exprType((Node *) expr->expr);
-		elems = &value;
-		nulls = &isnull;
-		nelems = 1;
-	}
-
-	out = palloc(sizeof(char *) * Max(nelems, 1));
+	out = tc_value_texts(value, exprType((Node *) expr->expr), is_array,
+						 &nelems);
 	for (i = 0; i < nelems; i++)
 	{
-		char	   *text;
+		char	   *text = out[i];
 
-		if (nulls[i])
-			continue;
-		text = tc_datum_text(elems[i], type);
 		if (as_ids)
 		{
 			char	   *id = palloc(TC_ID_BUFSIZE);

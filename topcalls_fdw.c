@@ -317,44 +317,19 @@ static bool
 tc_filter_consts_accepted(const TcResourceFilter *filter, Expr *value,
 						  bool is_array)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
-	Oid			type;
+	char	  **texts;
+	int			ntexts;
 	int			i;
 
 	while (IsA(value, RelabelType))
 		value = ((RelabelType *) value)->arg;
 	if (!IsA(value, Const) || ((Const *) value)->constisnull)
 		return true;
-	type = ((Const *) value)->consttype;
-	if (is_array)
+	texts = tc_value_texts(((Const *) value)->constvalue,
+						   ((Const *) value)->consttype, is_array, &ntexts);
+	for (i = 0; i < ntexts; i++)
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(((Const *) value)->constvalue);
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		type = ARR_ELEMTYPE(arr);
-		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, type, typlen, typbyval, typalign,
-						  &elems, &nulls, &nelems);
-	}
-	else
-	{
-		elems = &((Const *) value)->constvalue;
-		nulls = &((Const *) value)->constisnull;
-		nelems = 1;
-	}
-	for (i = 0; i < nelems; i++)
-	{
-		Oid			outfunc;
-		bool		isvarlena;
-
-		if (nulls[i])
-			continue;
-		getTypeOutputInfo(type, &outfunc, &isvarlena);
-		if (!tc_filter_accepts(filter, OidOutputFunctionCall(outfunc, elems[i])))
+		if (!tc_filter_accepts(filter, texts[i]))
 			return false;
 	}
 	return true;

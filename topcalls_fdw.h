@@ -303,6 +303,7 @@ extern void tcReScanForeignScan(struct ForeignScanState *node);
 extern void tcEndForeignScan(struct ForeignScanState *node);
 extern void tcExplainForeignScan(struct ForeignScanState *node,
 								 struct ExplainState *es);
+extern char **tc_value_texts(Datum value, Oid type, bool is_array, int *count);
 
 /* ------------------------------------------------------------------------
  * list.c: reading a resource's lists (the executor and ANALYZE use it).
