@@ -162,6 +162,8 @@ typedef struct TcRelInfo
 	double		lists;			/* lists the list path reads */
 	Bitmapset  *attrs_used;		/* attnos the scan needs */
 	bool		details;		/* ... some of them detail-only */
+	QualCost	local_cost;		/* of checking the table's own conditions
+								 * on each row read: all are rechecked */
 } TcRelInfo;
 
 /* What a condition can do for the requests. */
@@ -596,6 +598,7 @@ tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	baserel->tuples = Max(baserel->tuples, info->table_rows);
 	tc_estimate_list(root, baserel, info, info->list_clauses,
 					 &info->list_rows, &info->lists);
+	cost_qual_eval(&info->local_cost, baserel->baserestrictinfo, root);
 
 	/* the columns needed: those the query reads, and those conditions test */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
@@ -619,34 +622,38 @@ tcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 }
 
-/* Requests of a lookup scan and the rows they bring, priced with the options. */
+/*
+ * Requests of a lookup scan and the rows they bring, priced with the
+ * options, and the conditions ("quals") checked on each of them.
+ */
 static void
-tc_cost_lookups(const TcRelInfo *info, double nids, double rows,
-				Cost *startup, Cost *total)
+tc_cost_lookups(const TcRelInfo *info, const QualCost *quals, double nids,
+				double rows, Cost *startup, Cost *total)
 {
 	double		rounds = ceil(nids / info->opts.max_concurrency);
 
 	/* no ids (id = ANY('{}')) means no request at all */
-	*startup = nids > 0 ? info->opts.request_cost : 0;
-	*total = rounds * info->opts.request_cost +
-		nids * info->opts.row_cost + rows * cpu_tuple_cost;
+	*startup = (nids > 0 ? info->opts.request_cost : 0) + quals->startup;
+	*total = quals->startup + rounds * info->opts.request_cost +
+		nids * (info->opts.row_cost + quals->per_tuple) + rows * cpu_tuple_cost;
 }
 
 /*
  * Lists read page by page: lists x pages each, the rows read (list_rows),
- * and a detail request per row read when the scan needs details (those go
- * max_concurrency at once).
+ * the conditions ("quals") checked on each of them, and a detail request
+ * per row read when the scan needs details (those go max_concurrency at
+ * once).
  */
 static void
-tc_cost_lists(const TcRelInfo *info, double lists, double list_rows,
-			  double rows, Cost *startup, Cost *total)
+tc_cost_lists(const TcRelInfo *info, const QualCost *quals, double lists,
+			  double list_rows, double rows, Cost *startup, Cost *total)
 {
 	double		pages = lists *
 		Max(1.0, ceil(list_rows / Max(lists, 1.0) / info->opts.page_size));
 
-	*startup = info->opts.request_cost;
-	*total = pages * info->opts.request_cost +
-		list_rows * (info->opts.row_cost + cpu_operator_cost) +
+	*startup = info->opts.request_cost + quals->startup;
+	*total = quals->startup + pages * info->opts.request_cost +
+		list_rows * (info->opts.row_cost + quals->per_tuple) +
 		rows * cpu_tuple_cost;
 	if (info->details)
 		*total += ceil(list_rows / info->opts.max_concurrency) *
@@ -691,6 +698,7 @@ tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
 {
 	Relids		required_outer;
 	ParamPathInfo *ppi;
+	QualCost	quals;
 	TcPushable	p;
 	bool		lookup;
 	Cost		startup;
@@ -722,6 +730,10 @@ tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
 	*seen = lappend(*seen, list_make2(required_outer, makeInteger(lookup ? 1 : 0)));
 
 	ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+	/* the join clauses moved into the scan are checked on each row too */
+	cost_qual_eval(&quals, ppi->ppi_clauses, root);
+	quals.startup += info->local_cost.startup;
+	quals.per_tuple += info->local_cost.per_tuple;
 	if (lookup)
 	{
 		double		nids = tc_estimate_values(root, p.value,
@@ -734,7 +746,7 @@ tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
 		 */
 		if (info->resource->rows_field == NULL)
 			ppi->ppi_rows = Min(ppi->ppi_rows, clamp_row_est(nids));
-		tc_cost_lookups(info, nids, ppi->ppi_rows, &startup, &total);
+		tc_cost_lookups(info, &quals, nids, ppi->ppi_rows, &startup, &total);
 	}
 	else
 	{
@@ -744,7 +756,8 @@ tc_add_param_path(PlannerInfo *root, RelOptInfo *baserel, TcRelInfo *info,
 		tc_estimate_list(root, baserel, info,
 						 lappend(list_copy(info->list_clauses), ri),
 						 &list_rows, &lists);
-		tc_cost_lists(info, lists, list_rows, ppi->ppi_rows, &startup, &total);
+		tc_cost_lists(info, &quals, lists, list_rows, ppi->ppi_rows,
+					  &startup, &total);
 	}
 	add_path(baserel, (Path *)
 			 tc_make_path(root, baserel, ppi->ppi_rows, startup, total,
@@ -770,18 +783,24 @@ tcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	ListCell   *lc;
 	int			i;
 
-	tc_cost_lists(info, info->lists, info->list_rows, baserel->rows,
-				  &startup, &total);
-	add_path(baserel, (Path *)
-			 tc_make_path(root, baserel, baserel->rows, startup, total,
-						  baserel->lateral_relids, false));
+	/*
+	 * The lookups first: add_path keeps the first of two paths that cost
+	 * the same, and at equal cost (a table of one row, one id) looking the
+	 * id up reads only what was asked for.
+	 */
 	if (info->key_clauses)
 	{
-		tc_cost_lookups(info, info->lookup_ids, baserel->rows, &startup, &total);
+		tc_cost_lookups(info, &info->local_cost, info->lookup_ids,
+						baserel->rows, &startup, &total);
 		add_path(baserel, (Path *)
 				 tc_make_path(root, baserel, baserel->rows, startup, total,
 							  baserel->lateral_relids, true));
 	}
+	tc_cost_lists(info, &info->local_cost, info->lists, info->list_rows,
+				  baserel->rows, &startup, &total);
+	add_path(baserel, (Path *)
+			 tc_make_path(root, baserel, baserel->rows, startup, total,
+						  baserel->lateral_relids, false));
 
 	/*
 	 * Parameterized paths, so that a nested loop sends one lookup (or one

@@ -51,4 +51,19 @@ CREATE FOREIGN TABLE sized_numbers (id uuid, number text) SERVER topcalls OPTION
 EXPLAIN SELECT * FROM sized_numbers;
 DROP FOREIGN TABLE sized_numbers;
 
+-- every condition is checked on each row read, and its cost counts: 40 ids
+-- of a 400-row table cost less read as the list (2 pages) than looked up
+-- (3 rounds of 16), until a costly condition is to be checked on the list's
+-- 400 rows rather than on the 40 looked up
+CREATE FOREIGN TABLE sized_numbers (id uuid, number text) SERVER topcalls OPTIONS (rows '400');
+CREATE FUNCTION costly_check(t text) RETURNS boolean LANGUAGE plpgsql STABLE COST 100000
+  AS $$BEGIN RETURN t IS NOT NULL; END$$;
+SELECT explain_lines($q$SELECT id FROM sized_numbers
+  WHERE id = ANY (ARRAY(SELECT pn_id2(i) FROM generate_series(1, 40) AS i))$q$);
+SELECT explain_lines($q$SELECT id FROM sized_numbers
+  WHERE id = ANY (ARRAY(SELECT pn_id2(i) FROM generate_series(1, 40) AS i))
+    AND costly_check(number)$q$);
+DROP FUNCTION costly_check(text);
+DROP FOREIGN TABLE sized_numbers;
+
 SELECT standin_reset();
