@@ -299,6 +299,22 @@ class Session(threading.Thread):
         self.failures.append(msg)
         log(msg)
 
+    def reset_timeout(self, cur, kind):
+        """Back to the hang guard.  The SET itself still runs under the short
+        timeout, which a slow (sanitized) backend can exceed: a cancel of the
+        SET is tried again, a few times, and is no finding."""
+        for attempt in range(5):
+            try:
+                cur.execute("SET statement_timeout = %d" % HANG_GUARD_MS)
+                return
+            except psycopg2.extensions.QueryCanceledError as e:
+                if attempt == 4:
+                    self.fail(kind, "SET statement_timeout", "could not reset: %r" % e)
+                    raise Failure() from e
+            except psycopg2.Error as e:
+                self.fail(kind, "SET statement_timeout", "could not reset: %r" % e)
+                raise Failure() from e
+
     def run_sql(self, kind, sql, params=None, short_timeout_ms=None):
         """Rows, or None after an accepted ERROR; raises Failure otherwise."""
         self.qno += 1
@@ -315,11 +331,7 @@ class Session(threading.Thread):
                 rows = cur.fetchall()
             finally:
                 if short_timeout_ms and not self.conn.closed:
-                    try:
-                        cur.execute("SET statement_timeout = %d" % HANG_GUARD_MS)
-                    except psycopg2.Error as e:
-                        self.fail(kind, "SET statement_timeout", "could not reset: %r" % e)
-                        raise Failure() from e
+                    self.reset_timeout(cur, kind)
         except UnicodeDecodeError as e:
             self.fail(kind, text, "the server sent text that is not valid UTF-8: %s" % e)
             raise Failure() from e
