@@ -321,7 +321,8 @@ tcEndForeignScan(ForeignScanState *node)
 /*
  * tc_value_texts
  *		The texts of value, of type "type": the value itself, or with
- *		is_array the elements of the array it is, through their type's output
+ *		is_array the elements of the array it is (their type is then read off
+ *		the array, and "type" is not used), through their type's output
  *		function, in the current memory context.  NULLs give nothing; *count
  *		says how many texts there are.  The planner (to check constants
  *		against a filter's accepted values) and the executor (to send them)
